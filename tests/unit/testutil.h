@@ -1,0 +1,22 @@
+/* Helpers shared by the Check suites: scratch directories and whole-file
+ * reads and writes.  A failure inside a helper fails the running test
+ * (ck_abort_msg), so callers need no checks of their own. */
+#ifndef AMPS_TESTUTIL_H
+#define AMPS_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Makes a fresh directory under $top_builddir/tests/tmp (or /tmp when
+ * top_builddir is unset) and returns its path (caller frees). */
+char	*tu_tmpdir(void);
+/* Removes a directory tree made by tu_tmpdir; NULL is ignored. */
+void	 tu_rmtree(const char *path);
+/* Creates or truncates path and writes text into it. */
+void	 tu_write_file(const char *path, const char *text);
+/* Returns the whole file, NUL terminated, with its length in *len (len may
+ * be NULL), or NULL if it cannot be opened (caller frees). */
+char	*tu_read_file(const char *path, size_t *len);
+/* Returns 1 if both files can be read and hold the same bytes. */
+int	 tu_file_equal(const char *a, const char *b);
+
+#endif
