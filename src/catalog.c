@@ -604,9 +604,10 @@ filter_sql(const struct catalog_filter *f)
 		buf_adds(&b, " AND NOT EXISTS (SELECT 1 FROM "
 		    "json_each(c.regions_blocked) "
 		    "WHERE upper(value) = upper(:region))"
-		    " AND (coalesce(json_array_length(c.regions_allowed), 0) = 0"
-		    " OR EXISTS (SELECT 1 FROM json_each(c.regions_allowed) "
-		    "WHERE upper(value) = upper(:region)))");
+		    " AND (coalesce(json_array_length(c.regions_allowed), 0)"
+		    " = 0 OR EXISTS (SELECT 1 FROM"
+		    " json_each(c.regions_allowed)"
+		    " WHERE upper(value) = upper(:region)))");
 	buf_adds(&b, " ORDER BY position, id");
 	where = buf_detach(&b);
 	sql = channel_select(where);

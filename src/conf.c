@@ -699,9 +699,10 @@ mark_scheduled(struct config *cfg)
 	}
 }
 
+/* name is the file as loaded (cfg->file), shown as display in errors. */
 static int
-load(config_t *c, const char *name, const char *dir, struct config **out,
-    struct conf_error *err)
+load(config_t *c, const char *name, const char *display, const char *dir,
+    struct config **out, struct conf_error *err)
 {
 	struct config		*cfg;
 	struct schema_error	 serr = { NULL, NULL };
@@ -729,9 +730,16 @@ load(config_t *c, const char *name, const char *dir, struct config **out,
 	if (rc != 0) {
 		s = setting_at(c, serr.path);
 		file = s != NULL ? config_setting_source_file(s) : NULL;
-		set_error(err, file != NULL ? file : name,
-		    s != NULL ? (int)config_setting_source_line(s) : 0,
-		    serr.path, "%s", serr.message);
+		if (file == NULL || strcmp(file, name) == 0)
+			path = xstrdup(display);
+		else if (*file != '/' && dir != NULL)
+			path = xprintf("%s/%s", dir, file);	/* @include */
+		else
+			path = xstrdup(file);
+		set_error(err, path, s != NULL ?
+		    (int)config_setting_source_line(s) : 0, serr.path, "%s",
+		    serr.message);
+		free(path);
 		schema_error_clear(&serr);
 		conf_free(cfg);
 		return (-1);
@@ -781,7 +789,7 @@ conf_load(const char *path, struct config **out, struct conf_error *err)
 		else
 			rc = parse_error(&c, path, err);
 	} else
-		rc = load(&c, abs, dir, out, err);
+		rc = load(&c, abs, path, dir, out, err);
 	config_destroy(&c);
 	free(abs);
 	free(dir);
@@ -800,7 +808,7 @@ conf_load_string(const char *text, const char *name, const char *dir,
 	if (config_read_string(&c, text) != CONFIG_TRUE)
 		rc = parse_error(&c, name, err);
 	else
-		rc = load(&c, name, dir, out, err);
+		rc = load(&c, name, name, dir, out, err);
 	config_destroy(&c);
 	return (rc);
 }

@@ -362,39 +362,37 @@ schema_field(const struct schema *s, const char *name)
 	return (NULL);
 }
 
-/* Levenshtein distance, bounded: names are short. */
+/* Edit distance with transpositions (optimal string alignment): "nmae"
+ * is one edit from "name".  Names are short; longer ones are not
+ * compared. */
 static size_t
 distance(const char *a, const char *b)
 {
-	size_t	 la = strlen(a), lb = strlen(b), i, j, cost, best;
-	size_t	*prev, *cur, *tmp;
+	size_t	la = strlen(a), lb = strlen(b), i, j, cost, best;
+	size_t	d[65][65];
 
 	if (la > 64 || lb > 64)
 		return (SIZE_MAX);
-	prev = xcalloc(lb + 1, sizeof *prev);
-	cur = xcalloc(lb + 1, sizeof *cur);
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (j = 0; j <= lb; j++)
-		prev[j] = j;
+		d[0][j] = j;
 	for (i = 1; i <= la; i++) {
-		cur[0] = i;
 		for (j = 1; j <= lb; j++) {
 			cost = tolower((unsigned char)a[i - 1]) ==
 			    tolower((unsigned char)b[j - 1]) ? 0 : 1;
-			best = prev[j] + 1;
-			if (cur[j - 1] + 1 < best)
-				best = cur[j - 1] + 1;
-			if (prev[j - 1] + cost < best)
-				best = prev[j - 1] + cost;
-			cur[j] = best;
+			best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < best)
+				best = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
-		tmp = prev;
-		prev = cur;
-		cur = tmp;
 	}
-	best = prev[lb];
-	free(prev);
-	free(cur);
-	return (best);
+	return (d[la][lb]);
 }
 
 const char *

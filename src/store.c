@@ -72,7 +72,7 @@ static const char *const migrations[] = {
 	"	sched_start	INTEGER NOT NULL DEFAULT 0,	-- 0 = open\n"
 	"	sched_end	INTEGER NOT NULL DEFAULT 0,\n"
 	"	origin		TEXT NOT NULL DEFAULT 'config'\n"
-	"			    CHECK (origin IN ('config', 'api')),\n"
+	"		    CHECK (origin IN ('config', 'api')),\n"
 	"	dirty		INTEGER NOT NULL DEFAULT 0,\n"
 	"	deleted		INTEGER NOT NULL DEFAULT 0,\n"
 	"	position	INTEGER NOT NULL DEFAULT 0\n"
@@ -81,7 +81,7 @@ static const char *const migrations[] = {
 	"\n"
 	"CREATE TABLE variants (\n"
 	"	channel_id	INTEGER NOT NULL\n"
-	"			    REFERENCES channels (id) ON DELETE CASCADE,\n"
+	"		    REFERENCES channels (id) ON DELETE CASCADE,\n"
 	"	position	INTEGER NOT NULL DEFAULT 0,\n"
 	"	name		TEXT NOT NULL,\n"
 	"	label		TEXT,\n"
@@ -96,9 +96,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE programmes (\n"
 	"	id		INTEGER PRIMARY KEY,\n"
 	"	channel_id	INTEGER NOT NULL\n"
-	"			    REFERENCES channels (id) ON DELETE CASCADE,\n"
-	"	source		TEXT,		-- NULL: next_programs; else an "
-	"EPG source\n"
+	"		    REFERENCES channels (id) ON DELETE CASCADE,\n"
+	"	source		TEXT,	-- a guide, or NULL: next_programs\n"
 	"	position	INTEGER NOT NULL DEFAULT 0,\n"
 	"	title		TEXT,\n"
 	"	start		INTEGER,\n"
@@ -171,10 +170,10 @@ static const char *const migrations[] = {
 	"	name		TEXT PRIMARY KEY,\n"
 	"	key_hash	TEXT NOT NULL UNIQUE,	-- sha256:<hex>\n"
 	"	role		TEXT NOT NULL DEFAULT 'viewer'\n"
-	"			    CHECK (role IN ('viewer', 'admin')),\n"
+	"		    CHECK (role IN ('viewer', 'admin')),\n"
 	"	created		INTEGER NOT NULL DEFAULT 0,\n"
 	"	origin		TEXT NOT NULL DEFAULT 'config'\n"
-	"			    CHECK (origin IN ('config', 'api')),\n"
+	"		    CHECK (origin IN ('config', 'api')),\n"
 	"	dirty		INTEGER NOT NULL DEFAULT 0,\n"
 	"	deleted		INTEGER NOT NULL DEFAULT 0\n"
 	");\n"
@@ -211,30 +210,30 @@ static const char *const migrations[] = {
 	"CREATE TABLE recordings (\n"
 	"	id		INTEGER PRIMARY KEY,\n"
 	"	channel_id	INTEGER\n"
-	"			    REFERENCES channels (id) ON DELETE SET NULL,\n"
+	"		    REFERENCES channels (id) ON DELETE SET NULL,\n"
 	"	variant		TEXT,\n"
 	"	file		TEXT NOT NULL,\n"
 	"	state		TEXT NOT NULL DEFAULT 'recording'\n"
-	"			    CHECK (state IN ('recording', 'stopped',\n"
-	"			    'interrupted', 'failed')),\n"
+	"		    CHECK (state IN ('recording', 'stopped',\n"
+	"		    'interrupted', 'failed')),\n"
 	"	started		INTEGER,\n"
 	"	stopped		INTEGER,\n"
 	"	bytes		INTEGER NOT NULL DEFAULT 0,\n"
 	"	duration	REAL,\n"
 	"	error		TEXT,\n"
 	"	parent_id	INTEGER\n"
-	"			    REFERENCES recordings (id) ON DELETE SET NULL,\n"
-	"	programme_id	INTEGER		-- a hint: programmes are replaced\n"
+	"		    REFERENCES recordings (id) ON DELETE SET NULL,\n"
+	"	programme_id	INTEGER	-- a hint: programmes are replaced\n"
 	");\n"
 	"CREATE INDEX recordings_channel ON recordings (channel_id, started);\n"
 	"\n"
 	"CREATE TABLE pipeline_status (\n"
 	"	channel_id	INTEGER NOT NULL\n"
-	"			    REFERENCES channels (id) ON DELETE CASCADE,\n"
+	"		    REFERENCES channels (id) ON DELETE CASCADE,\n"
 	"	variant		TEXT NOT NULL DEFAULT '',\n"
 	"	state		TEXT NOT NULL DEFAULT 'idle'\n"
-	"			    CHECK (state IN ('idle', 'starting', 'running',\n"
-	"			    'backoff', 'failed', 'stopped')),\n"
+	"		    CHECK (state IN ('idle', 'starting', 'running',\n"
+	"		    'backoff', 'failed', 'stopped')),\n"
 	"	since		INTEGER,\n"
 	"	restarts	INTEGER NOT NULL DEFAULT 0,\n"
 	"	last_error	TEXT,\n"
@@ -845,9 +844,9 @@ bind_field(sqlite3_stmt *st, int idx, const struct schema_field *f,
 	default:
 		if ((j = schema_field_to_json(f, obj)) == NULL)
 			return (sqlite3_bind_null(st, idx));
-		rc = sqlite3_bind_text(st, idx, json_object_to_json_string_ext(j,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), -1,
-		    SQLITE_TRANSIENT);
+		rc = sqlite3_bind_text(st, idx,
+		    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE), -1, SQLITE_TRANSIENT);
 		json_object_put(j);
 		return (rc);
 	}
@@ -883,7 +882,8 @@ store_put_object(struct store *s, const char *table, const struct schema *sc,
     char **cause)
 {
 	const struct schema_field	*f;
-	struct strlist			 pk = { NULL, 0 }, written = { NULL, 0 };
+	struct strlist			 pk = { NULL, 0 };
+	struct strlist			 written = { NULL, 0 };
 	struct buf			 sql = BUF_INIT, set = BUF_INIT;
 	struct buf			 differ = BUF_INIT;
 	sqlite3_stmt			*st;

@@ -95,7 +95,8 @@ generation()
 {
 	printf '%s\n' "$1" | sed -n 's/.*(generation \([0-9][0-9]*\)).*/\1/p'
 }
-SUMMARY_RE='^amps: DB: [0-9]+ added, [0-9]+ updated, [0-9]+ removed, [0-9]+ kept, [0-9]+ unchanged \(generation [0-9]+\)$'
+# "amps: DATABASE: N added, ..." (init's one summary line).
+SUMMARY_RE='^amps: .+: [0-9]+ added, [0-9]+ updated, [0-9]+ removed, [0-9]+ kept, [0-9]+ unchanged \(generation [0-9]+\)$'
 
 # key_line NAME: the "NAME ROLE ORIGIN" line of amps key list, if any.
 key_line()
@@ -158,6 +159,10 @@ run_amps -c "$CONF" init
 expect_rc "init" 0
 [ -f "$DB" ] || fail "init did not create $DB"
 assert_match "init summary" "$SUMMARY_RE" "$OUT"
+case $OUT in
+"amps: $DB: "*|"amps: $(readlink -f "$DB"): "*) ;;
+*)	fail "init summary does not name $DB: $OUT" ;;
+esac
 assert_eq "first init: updated" 0 "$(summary_field "$OUT" updated)"
 assert_eq "first init: removed" 0 "$(summary_field "$OUT" removed)"
 ADDED=$(summary_field "$OUT" added)
