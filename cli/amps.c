@@ -412,7 +412,7 @@ cmd_key(const char *conf, int argc, char **argv)
 		conf_free(cfg);
 		return (rc);
 	}
-	optind = 1;
+	optind = 0;
 	if (strcmp(argv[1], "add") == 0)
 		rc = key_add(s, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "list") == 0)
@@ -489,7 +489,7 @@ main(int argc, char **argv)
 		conf = conf_default_path();
 	for (c = cmds; c->name != NULL; c++) {
 		if (strcmp(c->name, argv[0]) == 0) {
-			optind = 1;
+			optind = 0;	/* glibc: 0 resets getopt fully */
 			return (c->fn(conf, argc, argv));
 		}
 	}

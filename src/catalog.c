@@ -1,8 +1,8 @@
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,21 +22,26 @@
 
 #define HASH_PREFIX	"sha256:"
 
-/* A database error as an errno: a constraint names bad input (or a
- * duplicate), anything else is EIO. */
+/* The last database error as an errno: a constraint names bad input (or
+ * a duplicate), anything else is EIO. */
 static int
-db_errno(struct store *s, const char *what, char **cause)
+last_errno(struct store *s)
 {
-	sqlite3	*db = store_db(s);
-	int	 code = sqlite3_extended_errcode(db);
+	int	code = sqlite3_extended_errcode(store_db(s));
 
-	*cause = xprintf("%s: %s", what, sqlite3_errmsg(db));
 	if (code == SQLITE_CONSTRAINT_UNIQUE ||
 	    code == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return (EEXIST);
 	if ((code & 0xff) == SQLITE_CONSTRAINT)
 		return (EINVAL);
 	return (EIO);
+}
+
+static int
+db_errno(struct store *s, const char *what, char **cause)
+{
+	*cause = xprintf("%s: %s", what, sqlite3_errmsg(store_db(s)));
+	return (last_errno(s));
 }
 
 /* Runs a statement that returns no rows and resets it. */
@@ -84,6 +89,60 @@ static int
 begin(struct store *s, char **cause)
 {
 	return (store_begin(s, cause) != 0 ? EIO : 0);
+}
+
+/* The store is the last gate before the database: an object is written
+ * only if it loads through its schema (the one validator of amps), so a
+ * caller that built a struct by hand cannot store what a file or an API
+ * body could not hold.  what names the object in the cause. */
+static int
+validate(const struct schema *sc, const void *obj, const char *what,
+    char **cause)
+{
+	struct schema_error	 err = { NULL, NULL };
+	json_object		*j, *w;
+	void			*tmp;
+	int			 rc = 0;
+
+	j = schema_to_json(sc, obj, 0);
+	if (sc->strform && json_object_is_type(j, json_type_string)) {
+		/* The short form ("x.so") is its first field. */
+		w = json_object_new_object();
+		json_object_object_add(w, sc->fields[0].name, j);
+		j = w;
+	}
+	tmp = xcalloc(1, sc->size);
+	schema_defaults(sc, tmp);
+	if (schema_from_json(sc, j, tmp, 0, "", &err) != 0) {
+		if (err.path != NULL && *err.path != '\0')
+			*cause = xprintf("%s: %s: %s", what, err.path,
+			    err.message);
+		else
+			*cause = xprintf("%s: %s", what, err.message);
+		rc = EINVAL;
+	}
+	schema_error_clear(&err);
+	schema_free(sc, tmp);
+	free(tmp);
+	json_object_put(j);
+	return (rc);
+}
+
+/* Each element of a list, as validate. */
+static int
+validate_list(const struct schema *sc, const struct objlist *l,
+    const char *what, char **cause)
+{
+	char	*name;
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i < l->n && rc == 0; i++) {
+		name = xprintf("%s[%zu]", what, i);
+		rc = validate(sc, schema_list_at(sc, l, i), name, cause);
+		free(name);
+	}
+	return (rc);
 }
 
 /* Reads the bookkeeping columns (origin, dirty, deleted, position) of a
@@ -176,21 +235,32 @@ load_list(struct store *s, const struct schema *sc, const char *table,
 	return (rc);
 }
 
-static int
-load_variants(struct store *s, long long id, struct objlist *l,
-    char **cause)
-{
-	return (load_list(s, &variant_schema, "variants",
-	    "WHERE channel_id = ? ORDER BY position", id, l, cause));
-}
+/* A channel's rows in a child table: its variants, and the programmes of
+ * its own next_programs (an EPG source's programmes have a source). */
+struct child {
+	const char		*table;
+	const struct schema	*sc;
+	const char		*where;
+};
+
+static const struct child variant_rows = {
+	"variants", &variant_schema, "WHERE channel_id = ?"
+};
+static const struct child program_rows = {
+	"programmes", &program_schema, "WHERE channel_id = ? AND source IS NULL"
+};
 
 static int
-load_programs(struct store *s, long long id, struct objlist *l,
-    char **cause)
+load_children(struct store *s, const struct child *c, long long id,
+    struct objlist *l, char **cause)
 {
-	return (load_list(s, &program_schema, "programmes",
-	    "WHERE channel_id = ? AND source IS NULL ORDER BY position", id, l,
-	    cause));
+	char	*rest;
+	int	 rc;
+
+	rest = xprintf("%s ORDER BY position", c->where);
+	rc = load_list(s, c->sc, c->table, rest, id, l, cause);
+	free(rest);
+	return (rc);
 }
 
 /* The channel columns of every channel SELECT: scheduled and id first, at
@@ -211,22 +281,23 @@ load_channel(struct store *s, sqlite3_stmt *st, struct channel **out,
 	struct channel	*ch;
 	int		 rc = EIO;
 
-	*out = NULL;
 	ch = channel_new();
 	if (store_row_object(st, &channel_schema, ch, cause) != 0)
-		goto fail;
+		goto out;
 	ch->scheduled = sqlite3_column_int(st, 0) != 0;
 	ch->id = sqlite3_column_int64(st, 1);
-	if ((rc = load_variants(s, ch->id, &ch->adaptive_bitrates,
-	    cause)) != 0)
-		goto fail;
-	if ((rc = load_programs(s, ch->id, &ch->next_programs, cause)) != 0)
-		goto fail;
-	*out = ch;
-	return (0);
+	if ((rc = load_children(s, &variant_rows, ch->id,
+	    &ch->adaptive_bitrates, cause)) != 0)
+		goto out;
+	rc = load_children(s, &program_rows, ch->id, &ch->next_programs,
+	    cause);
 
-fail:
-	channel_free(ch);
+out:
+	if (rc != 0) {
+		channel_free(ch);
+		ch = NULL;
+	}
+	*out = ch;
 	return (rc);
 }
 
@@ -294,114 +365,62 @@ lists_equal(const struct schema *sc, const struct objlist *a,
 	return (1);
 }
 
-/* Replaces a channel's variants unless they are unchanged, so that
- * rewriting an unchanged channel bumps no generation. */
-static int
-put_variants(struct store *s, long long id, const struct objlist *l,
-    char **cause)
+static struct store_col
+num_col(const char *name, long long num)
 {
-	struct objlist		 old = { NULL, 0 };
-	const struct variant	*v, *w;
-	struct store_col	 extra[2];
-	sqlite3_stmt		*st;
-	size_t			 i, j;
-	int			 rc;
+	struct store_col	c = { name, NULL, num };
 
-	for (i = 0; i < l->n; i++) {
-		v = schema_list_at(&variant_schema, l, i);
-		if (v->name == NULL) {
-			*cause = xprintf("channel %lld: variant %zu has no "
-			    "name", id, i);
-			return (EINVAL);
-		}
-		for (j = 0; j < i; j++) {
-			w = schema_list_at(&variant_schema, l, j);
-			if (strcmp(v->name, w->name) == 0) {
-				*cause = xprintf("channel %lld: two variants "
-				    "named '%s'", id, v->name);
-				return (EINVAL);
-			}
-		}
-	}
-	if ((rc = load_variants(s, id, &old, cause)) != 0)
-		goto out;
-	if (lists_equal(&variant_schema, &old, l))
-		goto out;
-
-	st = store_prepare(s, "DELETE FROM variants WHERE channel_id = ?",
-	    cause);
-	if (st == NULL) {
-		rc = EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = run(s, st, "variants", cause)) != 0)
-		goto out;
-	for (i = 0; i < l->n; i++) {
-		extra[0].name = "channel_id";
-		extra[0].text = NULL;
-		extra[0].num = id;
-		extra[1].name = "position";
-		extra[1].text = NULL;
-		extra[1].num = (long long)i;
-		if (store_put_object(s, "variants", &variant_schema,
-		    schema_list_at(&variant_schema, l, i), extra, 2,
-		    cause) != 0) {
-			free(*cause);
-			rc = db_errno(s, "variants", cause);
-			goto out;
-		}
-	}
-
-out:
-	schema_list_free(&variant_schema, &old);
-	return (rc);
+	return (c);
 }
 
-/* Replaces a channel's own programmes (source NULL), leaving those of EPG
- * sources alone. */
+static struct store_col
+text_col(const char *name, const char *text)
+{
+	struct store_col	c = { name, text, 0 };
+
+	return (c);
+}
+
+/* Replaces a channel's rows in a child table unless they are unchanged,
+ * so that rewriting an unchanged channel bumps no generation. */
 static int
-put_programs(struct store *s, long long id, const struct objlist *l,
-    char **cause)
+put_children(struct store *s, const struct child *c, long long id,
+    const struct objlist *l, char **cause)
 {
 	struct objlist		 old = { NULL, 0 };
 	struct store_col	 extra[2];
 	sqlite3_stmt		*st;
+	char			*sql;
 	size_t			 i;
 	int			 rc;
 
-	if ((rc = load_programs(s, id, &old, cause)) != 0)
+	if ((rc = load_children(s, c, id, &old, cause)) != 0)
 		goto out;
-	if (lists_equal(&program_schema, &old, l))
+	if (lists_equal(c->sc, &old, l))
 		goto out;
 
-	st = store_prepare(s, "DELETE FROM programmes WHERE channel_id = ? "
-	    "AND source IS NULL", cause);
+	sql = xprintf("DELETE FROM \"%s\" %s", c->table, c->where);
+	st = store_prepare(s, sql, cause);
+	free(sql);
 	if (st == NULL) {
 		rc = EIO;
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, id);
-	if ((rc = run(s, st, "programmes", cause)) != 0)
+	if ((rc = run(s, st, c->table, cause)) != 0)
 		goto out;
 	for (i = 0; i < l->n; i++) {
-		extra[0].name = "channel_id";
-		extra[0].text = NULL;
-		extra[0].num = id;
-		extra[1].name = "position";
-		extra[1].text = NULL;
-		extra[1].num = (long long)i;
-		if (store_put_object(s, "programmes", &program_schema,
-		    schema_list_at(&program_schema, l, i), extra, 2,
-		    cause) != 0) {
-			free(*cause);
-			rc = db_errno(s, "programmes", cause);
+		extra[0] = num_col("channel_id", id);
+		extra[1] = num_col("position", (long long)i);
+		if (store_put_object(s, c->table, c->sc,
+		    schema_list_at(c->sc, l, i), extra, 2, cause) != 0) {
+			rc = last_errno(s);
 			goto out;
 		}
 	}
 
 out:
-	schema_list_free(&program_schema, &old);
+	schema_list_free(c->sc, &old);
 	return (rc);
 }
 
@@ -433,14 +452,16 @@ catalog_channel_put(struct store *s, const struct channel *ch, int flags,
 {
 	struct catalog_meta	 m;
 	struct store_col	 extra[7];
+	const char		*origin;
+	char			*what;
 	long long		 position = 0;
 	int			 found, exists, rc;
 
-	if (ch->id <= 0) {
-		*cause = xprintf("channel id %lld: must be a positive integer",
-		    ch->id);
-		return (EINVAL);
-	}
+	what = xprintf("channel %lld", ch->id);
+	rc = validate(&channel_schema, ch, what, cause);
+	free(what);
+	if (rc != 0)
+		return (rc);
 	if ((rc = begin(s, cause)) != 0)
 		return (rc);
 	if ((rc = channel_row(s, ch->id, &m, &found, cause)) != 0)
@@ -461,39 +482,27 @@ catalog_channel_put(struct store *s, const struct channel *ch, int flags,
 	else if ((rc = next_position(s, &position, cause)) != 0)
 		goto out;
 
-	extra[0].name = "scheduled";
-	extra[0].text = NULL;
-	extra[0].num = ch->scheduled != 0;
-	extra[1].name = "origin";
 	if (flags & CATALOG_API)
-		extra[1].text = found && !m.api ? "config" : "api";
+		origin = found && !m.api ? "config" : "api";
 	else
-		extra[1].text = "config";
-	extra[2].name = "dirty";
-	extra[2].text = NULL;
-	extra[2].num = (flags & CATALOG_API) ? 1 : 0;
-	extra[3].name = "deleted";
-	extra[3].text = NULL;
-	extra[3].num = 0;
-	extra[4].name = "position";
-	extra[4].text = NULL;
-	extra[4].num = position;
-	extra[5].name = "sched_start";
-	extra[5].text = NULL;
-	extra[5].num = ch->schedule.start;
-	extra[6].name = "sched_end";
-	extra[6].text = NULL;
-	extra[6].num = ch->schedule.end;
+		origin = "config";
+	extra[0] = num_col("scheduled", ch->scheduled != 0);
+	extra[1] = text_col("origin", origin);
+	extra[2] = num_col("dirty", (flags & CATALOG_API) ? 1 : 0);
+	extra[3] = num_col("deleted", 0);
+	extra[4] = num_col("position", position);
+	extra[5] = num_col("sched_start", ch->schedule.start);
+	extra[6] = num_col("sched_end", ch->schedule.end);
 	if (store_put_object(s, "channels", &channel_schema, ch, extra, 7,
 	    cause) != 0) {
-		free(*cause);
-		rc = db_errno(s, "channels", cause);
+		rc = last_errno(s);
 		goto out;
 	}
-	if ((rc = put_variants(s, ch->id, &ch->adaptive_bitrates,
-	    cause)) != 0)
+	if ((rc = put_children(s, &variant_rows, ch->id,
+	    &ch->adaptive_bitrates, cause)) != 0)
 		goto out;
-	rc = put_programs(s, ch->id, &ch->next_programs, cause);
+	rc = put_children(s, &program_rows, ch->id, &ch->next_programs,
+	    cause);
 
 out:
 	return (finish(s, rc, cause));
@@ -746,6 +755,7 @@ catalog_channels(struct store *s, const struct catalog_filter *filter,
 	return (0);
 }
 
+/* The array of catalog_channels, channels and all. */
 void
 catalog_channels_free(struct channel **v, size_t n)
 {
@@ -794,6 +804,9 @@ catalog_programs_put(struct store *s, long long id,
 	sqlite3_stmt		*st;
 	int			 found, rc;
 
+	if ((rc = validate_list(&program_schema, programs, "next_programs",
+	    cause)) != 0)
+		return (rc);
 	if ((rc = begin(s, cause)) != 0)
 		return (rc);
 	if ((rc = channel_row(s, id, &m, &found, cause)) != 0)
@@ -803,7 +816,7 @@ catalog_programs_put(struct store *s, long long id,
 		rc = ENOENT;
 		goto out;
 	}
-	if ((rc = put_programs(s, id, programs, cause)) != 0)
+	if ((rc = put_children(s, &program_rows, id, programs, cause)) != 0)
 		goto out;
 	if ((flags & CATALOG_API) && !m.dirty) {
 		st = store_prepare(s, "UPDATE channels SET dirty = 1 "
@@ -865,18 +878,17 @@ catalog_profile_get(struct store *s, const char *name,
 int
 catalog_profile_put(struct store *s, const struct profile *p, char **cause)
 {
-	if (p->name == NULL || *p->name == '\0') {
-		*cause = xstrdup("a profile needs a name");
-		return (EINVAL);
-	}
+	int	rc;
+
+	if ((rc = validate(&profile_schema, p, "profile", cause)) != 0)
+		return (rc);
 	if (store_put_object(s, "profiles", &profile_schema, p, NULL, 0,
-	    cause) != 0) {
-		free(*cause);
-		return (db_errno(s, "profiles", cause));
-	}
+	    cause) != 0)
+		return (last_errno(s));
 	return (0);
 }
 
+/* An import removes the profiles the file no longer has. */
 int
 catalog_profile_delete(struct store *s, const char *name, char **cause)
 {
@@ -911,23 +923,6 @@ catalog_profiles(struct store *s, struct objlist *out, char **cause)
 	return (rc);
 }
 
-/* The form every stored key hash has. */
-static int
-valid_hash(const char *h)
-{
-	size_t	i;
-
-	if (strncmp(h, HASH_PREFIX, strlen(HASH_PREFIX)) != 0)
-		return (0);
-	h += strlen(HASH_PREFIX);
-	for (i = 0; i < CRYPTO_SHA256_HEXLEN; i++) {
-		if (!isxdigit((unsigned char)h[i]) ||
-		    isupper((unsigned char)h[i]))
-			return (0);
-	}
-	return (h[i] == '\0');
-}
-
 /* Only the hash of a key is kept: a stolen database gives no key away. */
 void
 catalog_hash_key(const char *key, char *out)
@@ -936,8 +931,10 @@ catalog_hash_key(const char *key, char *out)
 	crypto_sha256_hex(key, strlen(key), out + strlen(HASH_PREFIX));
 }
 
-/* Keys follow the same merge rule as channels.  The hash is k->key_hash,
- * or computed from k->key; the role defaults to "viewer". */
+/* Keys follow the same merge rule as channels.  The key is given either
+ * as k->key (hashed here) or as k->key_hash, as api_key_schema requires;
+ * the role defaults to "viewer".  created is the time of an API write (0
+ * for a key from the file, so that an import takes no time of its own). */
 int
 catalog_key_put(struct store *s, const struct api_key *k, int flags,
     char **cause)
@@ -948,29 +945,14 @@ catalog_key_put(struct store *s, const struct api_key *k, int flags,
 	const char		*role, *origin;
 	int			 found, exists, rc;
 
-	if (k->name == NULL || *k->name == '\0') {
-		*cause = xstrdup("a key needs a name");
-		return (EINVAL);
-	}
-	role = k->role != NULL ? k->role : "viewer";
-	if (strcmp(role, "viewer") != 0 && strcmp(role, "admin") != 0) {
-		*cause = xprintf("key '%s': role '%s' is not viewer or admin",
-		    k->name, role);
-		return (EINVAL);
-	}
-	if (k->key_hash != NULL) {
-		if (!valid_hash(k->key_hash)) {
-			*cause = xprintf("key '%s': key_hash is not "
-			    "sha256:<64 lower-case hex digits>", k->name);
-			return (EINVAL);
-		}
-		memcpy(hash, k->key_hash, CATALOG_HASH_SIZE);
-	} else if (k->key != NULL && *k->key != '\0')
+	if ((rc = validate(&api_key_schema, k, "key", cause)) != 0)
+		return (rc);
+	/* The schema holds key_hash to its exact form and length. */
+	if (k->key_hash != NULL)
+		snprintf(hash, sizeof hash, "%s", k->key_hash);
+	else
 		catalog_hash_key(k->key, hash);
-	else {
-		*cause = xprintf("key '%s': no key or key_hash", k->name);
-		return (EINVAL);
-	}
+	role = k->role != NULL ? k->role : "viewer";
 
 	if ((rc = begin(s, cause)) != 0)
 		return (rc);
@@ -1028,7 +1010,8 @@ catalog_key_put(struct store *s, const struct api_key *k, int flags,
 	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 4, (flags & CATALOG_API) ?
+	    (sqlite3_int64)time(NULL) : 0);
 	sqlite3_bind_text(st, 5, origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, (flags & CATALOG_API) ? 1 : 0);
 	rc = run(s, st, "api_keys", cause);
@@ -1154,6 +1137,7 @@ catalog_key_check(struct store *s, const char *key, char **role,
 	return (rc);
 }
 
+/* The merge rule of sync.h, for keys: tombstones included. */
 int
 catalog_key_meta(struct store *s, const char *name,
     struct catalog_meta *meta, char **cause)
@@ -1185,6 +1169,8 @@ catalog_epg_sources(struct store *s, struct objlist *out, char **cause)
 	return (rc);
 }
 
+/* Upserts by name (keeping status columns), then drops the sources the
+ * list no longer has, with the programmes they brought. */
 int
 catalog_epg_sources_set(struct store *s, const struct objlist *l,
     char **cause)
@@ -1196,14 +1182,12 @@ catalog_epg_sources_set(struct store *s, const struct objlist *l,
 	size_t			 i, j;
 	int			 rc;
 
+	if ((rc = validate_list(&epg_source_schema, l, "epg_sources",
+	    cause)) != 0)
+		return (rc);
 	names = xcalloc(l->n + 1, sizeof *names);
 	for (i = 0; i < l->n; i++) {
 		e = schema_list_at(&epg_source_schema, l, i);
-		if (e->name == NULL) {
-			*cause = xprintf("epg_sources[%zu]: no name", i);
-			free(names);
-			return (EINVAL);
-		}
 		for (j = 0; j < i; j++) {
 			f = schema_list_at(&epg_source_schema, l, j);
 			if (strcmp(e->name, f->name) == 0) {
@@ -1221,14 +1205,11 @@ catalog_epg_sources_set(struct store *s, const struct objlist *l,
 		return (rc);
 	}
 	for (i = 0; i < l->n; i++) {
-		extra.name = "position";
-		extra.text = NULL;
-		extra.num = (long long)i;
+		extra = num_col("position", (long long)i);
 		if (store_put_object(s, "epg_sources", &epg_source_schema,
 		    schema_list_at(&epg_source_schema, l, i), &extra, 1,
 		    cause) != 0) {
-			free(*cause);
-			rc = db_errno(s, "epg_sources", cause);
+			rc = last_errno(s);
 			goto out;
 		}
 	}
@@ -1268,16 +1249,15 @@ list_set(struct store *s, const char *table, const struct schema *sc,
 	size_t			 i;
 	int			 rc;
 
+	if ((rc = validate_list(sc, l, table, cause)) != 0)
+		return (rc);
 	if ((rc = begin(s, cause)) != 0)
 		return (rc);
 	for (i = 0; i < l->n; i++) {
-		extra.name = "position";
-		extra.text = NULL;
-		extra.num = (long long)i;
+		extra = num_col("position", (long long)i);
 		if (store_put_object(s, table, sc, schema_list_at(sc, l, i),
 		    &extra, 1, cause) != 0) {
-			free(*cause);
-			rc = db_errno(s, table, cause);
+			rc = last_errno(s);
 			goto out;
 		}
 	}
@@ -1309,25 +1289,28 @@ list_get(struct store *s, const char *table, const struct schema *sc,
 	return (rc);
 }
 
-/* Webhooks and plugins follow the file, in its order. */
+/* Webhooks and plugins follow the file, in its order (sync.h). */
 int
 catalog_webhooks(struct store *s, struct objlist *out, char **cause)
 {
 	return (list_get(s, "webhooks", &webhook_schema, out, cause));
 }
 
+/* Replaces the list; rows that did not change are not written. */
 int
 catalog_webhooks_set(struct store *s, const struct objlist *l, char **cause)
 {
 	return (list_set(s, "webhooks", &webhook_schema, l, cause));
 }
 
+/* Plugins in load order. */
 int
 catalog_plugins(struct store *s, struct objlist *out, char **cause)
 {
 	return (list_get(s, "plugins", &plugin_schema, out, cause));
 }
 
+/* Replaces the list, as catalog_webhooks_set. */
 int
 catalog_plugins_set(struct store *s, const struct objlist *l, char **cause)
 {

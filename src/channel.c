@@ -126,7 +126,7 @@ static const struct schema hwaccel_schema = {
 static const struct schema_field handler_fields[] = {
 	{ .name = "type", .type = SCHEMA_STRING,
 	  .offset = offsetof(struct source_handler, type),
-	  .flags = SCHEMA_REQUIRED, .choices = handler_types,
+	  .flags = SCHEMA_REQUIRED | SCHEMA_LOWER, .choices = handler_types,
 	  .help = "yt_dlp" },
 	{ .name = "format", .type = SCHEMA_STRING,
 	  .offset = offsetof(struct source_handler, format), .max = 256,

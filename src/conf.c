@@ -139,7 +139,8 @@ static const struct schema_field server_fields[] = {
 	  .def = "var/amps.db", .flags = SCHEMA_NONEMPTY, .max = PATH_MAX },
 	{ .name = "control_socket", .type = SCHEMA_STRING,
 	  .offset = SV(control_socket), .def = "var/streamd.sock",
-	  .flags = SCHEMA_NONEMPTY, .max = 100 },
+	  .flags = SCHEMA_NONEMPTY, .max = PATH_MAX,
+	  .help = "at most 107 bytes once absolute" },
 	{ .name = "control_socket_group", .type = SCHEMA_STRING,
 	  .offset = SV(control_socket_group), .max = 64 },
 	{ .name = "control_socket_mode", .type = SCHEMA_STRING,
@@ -535,18 +536,44 @@ has_scheme(const char *s)
 	return (*p == ':' && p - s > 1);
 }
 
+/* Lexical clean-up of an absolute path: "//", "/./" and "x/.." go, as
+ * they would in the shell's cd -L (links are not followed). */
+static void
+clean_path(char *path)
+{
+	char	*in = path, *out = path;
+
+	while (*in != '\0') {
+		if (in[0] == '/' && in[1] == '/') {
+			in++;
+		} else if (in[0] == '/' && in[1] == '.' &&
+		    (in[2] == '/' || in[2] == '\0')) {
+			in += 2;
+		} else if (in[0] == '/' && in[1] == '.' && in[2] == '.' &&
+		    (in[3] == '/' || in[3] == '\0')) {
+			in += 3;
+			while (out > path && *--out != '/')
+				;
+		} else
+			*out++ = *in++;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
 static void
 resolve(char **path, const char *dir)
 {
-	char		*abs;
-	const char	*rel;
+	char	*abs;
 
-	if (*path == NULL || **path == '/' || dir == NULL)
+	if (*path == NULL || dir == NULL)
 		return;
-	rel = *path;
-	while (rel[0] == '.' && rel[1] == '/')
-		rel += 2;
-	abs = xprintf("%s/%s", dir, rel);
+	if (**path == '/')
+		abs = xstrdup(*path);
+	else
+		abs = xprintf("%s/%s", dir, *path);
+	clean_path(abs);
 	free(*path);
 	*path = abs;
 }
@@ -745,6 +772,18 @@ load(config_t *c, const char *name, const char *display, const char *dir,
 		return (-1);
 	}
 	resolve_paths(cfg);
+	/* sun_path holds 108 bytes with its NUL; the check can only be made
+	 * once the path is absolute. */
+	if (strlen(cfg->server.control_socket) >= 108) {
+		s = setting_at(c, "server.control_socket");
+		set_error(err, display, s != NULL ?
+		    (int)config_setting_source_line(s) : 0,
+		    "server.control_socket", "'%s' is longer than a unix "
+		    "socket path may be (107 bytes)",
+		    cfg->server.control_socket);
+		conf_free(cfg);
+		return (-1);
+	}
 	*out = cfg;
 	return (0);
 }

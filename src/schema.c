@@ -418,9 +418,11 @@ schema_suggest(const struct schema *s, const char *name)
 	return (best);
 }
 
+/* Checks a string value: a STRING field, or one element of a STRLIST
+ * (element set: min and max then count entries, not characters). */
 static int
-check_string(const struct schema_field *f, char **sp, const char *path,
-    struct schema_error *err)
+check_string(const struct schema_field *f, char **sp, int element,
+    const char *path, struct schema_error *err)
 {
 	const char *const	*c;
 	char			*s = *sp, *cause = NULL;
@@ -435,10 +437,10 @@ check_string(const struct schema_field *f, char **sp, const char *path,
 	}
 	if ((f->flags & SCHEMA_NONEMPTY) && len == 0)
 		return (fail(err, path, "must not be empty"));
-	if (f->min > 0 && (long long)len < f->min)
+	if (!element && f->min > 0 && (long long)len < f->min)
 		return (fail(err, path, "must be at least %lld characters",
 		    f->min));
-	if (f->max > 0 && (long long)len > f->max)
+	if (!element && f->max > 0 && (long long)len > f->max)
 		return (fail(err, path, "must be at most %lld characters",
 		    f->max));
 	if (f->choices != NULL) {
@@ -496,8 +498,8 @@ scalar_text(json_object *v, const char *path, char **out,
 		*out = xprintf("%lld", (long long)json_object_get_int64(v));
 		return (0);
 	case json_type_double:
-		*out = xstrdup(json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN));
+		/* 29.97, not 29.969999999999999. */
+		*out = xprintf("%.15g", json_object_get_double(v));
 		return (0);
 	case json_type_boolean:
 		*out = xstrdup(json_object_get_boolean(v) ? "true" : "false");
@@ -604,7 +606,7 @@ parse_field(const struct schema_field *f, json_object *v, void *obj,
 		    get_string(v, path, &s, err) != 0)
 			return (-1);
 		*(char **)p = s;
-		return (check_string(f, (char **)p, path, err));
+		return (check_string(f, (char **)p, 0, path, err));
 	case SCHEMA_INT:
 		if (!json_object_is_type(v, json_type_int))
 			return (fail(err, path, "expected an integer, not %s",
@@ -676,7 +678,8 @@ parse_field(const struct schema_field *f, json_object *v, void *obj,
 				l->v = xreallocarray(l->v, l->n + 1,
 				    sizeof *l->v);
 				l->v[l->n++] = s;
-				rc = check_string(f, &l->v[l->n - 1], ip, err);
+				rc = check_string(f, &l->v[l->n - 1], 1, ip,
+				    err);
 			}
 			free(ip);
 			if (rc != 0)

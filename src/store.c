@@ -285,8 +285,6 @@ static const char *const migrations[] = {
 	"    BEGIN UPDATE generation SET value = value + 1; END;\n",
 };
 
-#define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
-
 #define BUSY_TIMEOUT_MS	5000
 #define CACHE_BUCKETS	64
 
@@ -300,7 +298,6 @@ struct cached_stmt {
 struct store {
 	sqlite3			*db;
 	char			*path;
-	int			 flags;
 	int			 depth;		/* open store_begin levels */
 	struct cached_stmt	*cache[CACHE_BUCKETS];
 };
@@ -385,12 +382,11 @@ store_open(const char *path, int flags, struct store **out, char **cause)
 	struct store	*s;
 	const char	*mode;
 	sqlite3_stmt	*st = NULL;
-	int		 oflags, version;
+	int		 oflags, version, rc = -1;
 
 	*out = NULL;
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
-	s->flags = flags;
 
 	if (flags & STORE_READONLY)
 		oflags = SQLITE_OPEN_READONLY;
@@ -404,7 +400,7 @@ store_open(const char *path, int flags, struct store **out, char **cause)
 			*cause = xprintf("%s: out of memory", path);
 		else
 			*cause = db_cause(s->db, path);
-		goto fail;
+		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
@@ -413,49 +409,51 @@ store_open(const char *path, int flags, struct store **out, char **cause)
 		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1,
 		    &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
 			*cause = db_cause(s->db, path);
-			goto fail;
+			goto out;
 		}
 		mode = (const char *)sqlite3_column_text(st, 0);
 		if (mode == NULL || (strcmp(mode, "wal") != 0 &&
 		    strcmp(mode, "memory") != 0)) {
 			*cause = xprintf("%s: cannot use WAL mode (journal "
 			    "mode is %s)", path, mode != NULL ? mode : "?");
-			goto fail;
+			goto out;
 		}
 		sqlite3_finalize(st);
 		st = NULL;
 		if (exec(s, "PRAGMA synchronous = NORMAL", cause) != 0)
-			goto fail;
+			goto out;
 	}
 	if (exec(s, "PRAGMA foreign_keys = ON", cause) != 0)
-		goto fail;
+		goto out;
 
 	if ((version = store_version(s)) < 0) {
 		*cause = db_cause(s->db, path);
-		goto fail;
+		goto out;
 	}
 	if (version > STORE_VERSION) {
 		*cause = xprintf("%s: database at version %d is newer than "
 		    "this amps (version %d)", path, version, STORE_VERSION);
-		goto fail;
+		goto out;
 	}
 	if (version < STORE_VERSION && !(flags & STORE_OLDER)) {
 		if (!(flags & STORE_MIGRATE) || (flags & STORE_READONLY)) {
 			*cause = xprintf("%s: database at version %d, this "
 			    "amps needs %d: run amps init", path, version,
 			    STORE_VERSION);
-			goto fail;
+			goto out;
 		}
 		if (store_migrate(s, STORE_VERSION, cause) != 0)
-			goto fail;
+			goto out;
 	}
-	*out = s;
-	return (0);
+	rc = 0;
 
-fail:
+out:
 	sqlite3_finalize(st);
-	store_close(s);
-	return (-1);
+	if (rc != 0)
+		store_close(s);
+	else
+		*out = s;
+	return (rc);
 }
 
 /* Finalizes the cached statements first: sqlite3_close_v2 would otherwise
@@ -515,8 +513,9 @@ store_version(struct store *s)
 int
 store_migrate(struct store *s, int target, char **cause)
 {
-	char		*sql;
+	char		*sql, *why;
 	long long	 v;
+	int		 rc = -1;
 
 	if (target < 0 || target > STORE_VERSION) {
 		*cause = xprintf("%s: no schema version %d (this amps has "
@@ -524,40 +523,39 @@ store_migrate(struct store *s, int target, char **cause)
 		return (-1);
 	}
 	for (;;) {
+		rc = -1;
 		if (exec(s, "BEGIN IMMEDIATE", cause) != 0)
 			return (-1);
 		if ((v = query_int(s, "PRAGMA user_version", cause)) < 0)
-			goto fail;
+			goto out;
+		if (v > STORE_VERSION) {
+			*cause = xprintf("%s: database at version %lld is "
+			    "newer than this amps (version %d)", s->path, v,
+			    STORE_VERSION);
+			goto out;
+		}
 		if (v >= target) {
-			if (v > STORE_VERSION) {
-				*cause = xprintf("%s: database at version "
-				    "%lld is newer than this amps (version "
-				    "%d)", s->path, v, STORE_VERSION);
-				goto fail;
-			}
-			return (exec(s, "COMMIT", cause));
+			rc = exec(s, "COMMIT", cause);
+			goto out;
 		}
 		if (exec(s, migrations[v], cause) != 0) {
-			sql = *cause;
+			why = *cause;
 			*cause = xprintf("migration %lld to %lld: %s", v, v + 1,
-			    sql);
-			free(sql);
-			goto fail;
+			    why);
+			free(why);
+			goto out;
 		}
 		sql = xprintf("PRAGMA user_version = %lld", v + 1);
-		if (exec(s, sql, cause) != 0) {
-			free(sql);
-			goto fail;
-		}
+		rc = exec(s, sql, cause);
 		free(sql);
-		if (exec(s, "COMMIT", cause) != 0)
-			goto fail;
+		if (rc != 0 || (rc = exec(s, "COMMIT", cause)) != 0)
+			goto out;
 	}
 
-fail:
-	if (!sqlite3_get_autocommit(s->db))
+out:
+	if (rc != 0 && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return (-1);
+	return (rc);
 }
 
 /* Transactions nest: the outermost level is BEGIN IMMEDIATE (the write

@@ -92,8 +92,11 @@ get_settings(struct store *s, struct config *cfg, char **cause)
 		key = xprintf("server.%s", f->name);
 		rc = store_setting_get(s, key, &value, cause);
 		free(key);
-		if (rc == ENOENT)
+		if (rc == ENOENT) {
+			free(*cause);
+			*cause = NULL;
 			continue;
+		}
 		if (rc != 0)
 			goto fail;
 		if (f->type == SCHEMA_INT) {
@@ -126,11 +129,15 @@ get_settings(struct store *s, struct config *cfg, char **cause)
 		free(value);
 	} else if (rc != ENOENT)
 		return (-1);
+	free(*cause);
+	*cause = NULL;
 	rc = store_setting_get(s, SETTING_AUTH_TOKEN, &value, cause);
 	if (rc == 0)
 		cfg->auth.token_hash = value;
 	else if (rc != ENOENT)
 		return (-1);
+	free(*cause);
+	*cause = NULL;
 	return (0);
 fail:
 	json_object_put(obj);
@@ -186,27 +193,6 @@ out:
 }
 
 static int
-set_position(struct store *s, long long id, long long position,
-    char **cause)
-{
-	sqlite3_stmt	*st;
-
-	st = store_prepare(s, "UPDATE channels SET position = ? "
-	    "WHERE id = ? AND position IS NOT ?", cause);
-	if (st == NULL)
-		return (-1);
-	sqlite3_bind_int64(st, 1, position);
-	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int64(st, 3, position);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		*cause = xprintf("channel %lld: %s", id,
-		    sqlite3_errmsg(store_db(s)));
-		return (-1);
-	}
-	return (0);
-}
-
-static int
 sync_channel(struct store *s, const struct channel *ch, long long position,
     int flags, struct sync_report *r, char **cause)
 {
@@ -231,7 +217,8 @@ sync_channel(struct store *s, const struct channel *ch, long long position,
 		    schema_equal(&channel_schema, have, ch)) {
 			channel_free(have);
 			r->unchanged++;
-			return (set_position(s, ch->id, position, cause));
+			return (catalog_channel_set_position(s, ch->id, position,
+		    cause));
 		}
 		channel_free(have);
 	}
@@ -241,7 +228,8 @@ sync_channel(struct store *s, const struct channel *ch, long long position,
 		r->added++;
 	else
 		r->updated++;
-	return (set_position(s, ch->id, position, cause));
+	return (catalog_channel_set_position(s, ch->id, position,
+		    cause));
 }
 
 static int

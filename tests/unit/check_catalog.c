@@ -214,8 +214,25 @@ START_TEST(test_create_update)
 	ck_rc(catalog_channel_put(st, ch, 0, &cause), EINVAL);
 	channel_free(ch);
 
+	/* What the schema refuses, the store refuses: a struct built by
+	 * hand is held to the rules of a file or an API body. */
+	ch = chan(2, full);
+	free(ch->name);
+	ch->name = NULL;
+	ck_assert_int_eq(catalog_channel_put(st, ch, 0, &cause), EINVAL);
+	ck_assert_ptr_nonnull(strstr(cause, "name"));
+	free(cause);
+	cause = NULL;
+	channel_free(ch);
+	ch = chan(2, full);
+	free(((struct variant *)ch->adaptive_bitrates.v)[1].name);
+	((struct variant *)ch->adaptive_bitrates.v)[1].name = strdup("sd");
+	ck_rc(catalog_channel_put(st, ch, 0, &cause), EINVAL);
+	channel_free(ch);
+
 	/* Nothing of a rejected write is left. */
 	ck_assert_int_eq(query_int("SELECT count(*) FROM channels"), 1);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM variants"), 0);
 }
 END_TEST
 
@@ -612,6 +629,10 @@ START_TEST(test_programs_put)
 	ck_assert_int_eq(meta(1).dirty, 1);
 	ck_rc(catalog_programs_put(st, 2, &progs, CATALOG_API, &cause),
 	    ENOENT);
+	p = schema_list_add(&program_schema, &progs);
+	ck_rc(catalog_programs_put(st, 1, &progs, CATALOG_API, &cause),
+	    EINVAL);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 2);
 	schema_list_free(&program_schema, &progs);
 }
 END_TEST
@@ -671,6 +692,8 @@ START_TEST(test_keys)
 	k.key = horse;
 	k.role = admin;
 	ck_rc(catalog_key_put(st, &k, CATALOG_CREATE, &cause), 0);
+	/* A key from the file has no creation time: an import takes none. */
+	ck_assert_int_eq(query_int("SELECT created FROM api_keys"), 0);
 	ck_rc(catalog_key_put(st, &k, CATALOG_CREATE, &cause), EEXIST);
 	ck_rc(catalog_key_check(st, "correct horse battery", &role, &cause),
 	    0);
@@ -700,6 +723,8 @@ START_TEST(test_keys)
 	catalog_hash_key("another key value", hash);
 	k.key_hash = hash;
 	ck_rc(catalog_key_put(st, &k, CATALOG_API, &cause), 0);
+	ck_assert_int_gt(query_int("SELECT created FROM api_keys "
+	    "WHERE name = 'box'"), 0);
 	ck_rc(catalog_key_check(st, "another key value", &role, &cause), 0);
 	ck_assert_str_eq(role, "viewer");
 	free(role);
@@ -709,6 +734,8 @@ START_TEST(test_keys)
 	k.name = copy;
 	ck_rc(catalog_key_put(st, &k, 0, &cause), EEXIST);
 	k.key_hash = bad;
+	ck_rc(catalog_key_put(st, &k, 0, &cause), EINVAL);
+	k.key_hash = NULL;
 	ck_rc(catalog_key_put(st, &k, 0, &cause), EINVAL);
 	k.key_hash = hash;
 	k.role = root;
