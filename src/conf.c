@@ -139,8 +139,7 @@ static const struct schema_field server_fields[] = {
 	  .def = "var/amps.db", .flags = SCHEMA_NONEMPTY, .max = PATH_MAX },
 	{ .name = "control_socket", .type = SCHEMA_STRING,
 	  .offset = SV(control_socket), .def = "var/streamd.sock",
-	  .flags = SCHEMA_NONEMPTY, .max = PATH_MAX,
-	  .help = "at most 107 bytes once absolute" },
+	  .flags = SCHEMA_NONEMPTY, .max = PATH_MAX },
 	{ .name = "control_socket_group", .type = SCHEMA_STRING,
 	  .offset = SV(control_socket_group), .max = 64 },
 	{ .name = "control_socket_mode", .type = SCHEMA_STRING,
@@ -772,18 +771,6 @@ load(config_t *c, const char *name, const char *display, const char *dir,
 		return (-1);
 	}
 	resolve_paths(cfg);
-	/* sun_path holds 108 bytes with its NUL; the check can only be made
-	 * once the path is absolute. */
-	if (strlen(cfg->server.control_socket) >= 108) {
-		s = setting_at(c, "server.control_socket");
-		set_error(err, display, s != NULL ?
-		    (int)config_setting_source_line(s) : 0,
-		    "server.control_socket", "'%s' is longer than a unix "
-		    "socket path may be (107 bytes)",
-		    cfg->server.control_socket);
-		conf_free(cfg);
-		return (-1);
-	}
 	*out = cfg;
 	return (0);
 }
