@@ -100,32 +100,15 @@ validate(const struct schema *sc, const void *obj, const char *what,
     char **cause)
 {
 	struct schema_error	 err = { NULL, NULL };
-	json_object		*j, *w;
-	void			*tmp;
-	int			 rc = 0;
 
-	j = schema_to_json(sc, obj, 0);
-	if (sc->strform && json_object_is_type(j, json_type_string)) {
-		/* The short form ("x.so") is its first field. */
-		w = json_object_new_object();
-		json_object_object_add(w, sc->fields[0].name, j);
-		j = w;
-	}
-	tmp = xcalloc(1, sc->size);
-	schema_defaults(sc, tmp);
-	if (schema_from_json(sc, j, tmp, 0, "", &err) != 0) {
-		if (err.path != NULL && *err.path != '\0')
-			*cause = xprintf("%s: %s: %s", what, err.path,
-			    err.message);
-		else
-			*cause = xprintf("%s: %s", what, err.message);
-		rc = EINVAL;
-	}
+	if (schema_validate(sc, obj, &err) == 0)
+		return (0);
+	if (err.path != NULL && *err.path != '\0')
+		*cause = xprintf("%s: %s: %s", what, err.path, err.message);
+	else
+		*cause = xprintf("%s: %s", what, err.message);
 	schema_error_clear(&err);
-	schema_free(sc, tmp);
-	free(tmp);
-	json_object_put(j);
-	return (rc);
+	return (EINVAL);
 }
 
 /* Each element of a list, as validate. */

@@ -1090,3 +1090,22 @@ schema_copy(const struct schema *s, void *dst, const void *src)
 	for (f = s->fields; f->name != NULL; f++)
 		copy_field(f, dst, src);
 }
+
+int
+schema_validate(const struct schema *s, const void *obj,
+    struct schema_error *err)
+{
+	json_object	*j;
+	void		*tmp;
+	int		 rc;
+
+	/* The written form loads back only if every rule holds. */
+	j = schema_to_json(s, obj, 0);
+	tmp = xcalloc(1, s->size);
+	schema_defaults(s, tmp);
+	rc = parse_object(s, j, tmp, "", err);
+	schema_free(s, tmp);
+	free(tmp);
+	json_object_put(j);
+	return (rc);
+}

@@ -143,6 +143,11 @@ json_object *schema_to_json(const struct schema *s, const void *obj,
 json_object *schema_field_to_json(const struct schema_field *f,
 	    const void *obj);
 
+/* Checks a struct built in code (not parsed) against its table, with
+ * every rule schema_from_json applies.  Returns 0, or -1 with err. */
+int	 schema_validate(const struct schema *s, const void *obj,
+	    struct schema_error *err);
+
 /* Frees what the fields of obj own (not obj itself). */
 void	 schema_free(const struct schema *s, void *obj);
 /* Deep copy of src into dst (dst is overwritten, not freed). */

@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 static void vaddf_wrapper(struct buf *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -210,12 +211,5 @@ buf_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(buf_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(buf_suite()));
 }

@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "profile.h"
 #include "xmalloc.h"
+#include "testutil.h"
 
 /* A channel from API-style JSON, validated by the same tables as the
  * config file.  Returns NULL and fills err on a rejection. */
@@ -184,12 +185,5 @@ channel_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(channel_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(channel_suite()));
 }

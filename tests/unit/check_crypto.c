@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "crypto.h"
+#include "testutil.h"
 
 static void
 check_sha(const void *data, size_t len, const char *want)
@@ -165,12 +166,5 @@ crypto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(crypto_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(crypto_suite()));
 }

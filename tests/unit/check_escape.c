@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "escape.h"
+#include "testutil.h"
 
 static void
 check_escape(const char *in, const char *want)
@@ -175,12 +176,5 @@ escape_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(escape_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(escape_suite()));
 }

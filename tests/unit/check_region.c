@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "region.h"
+#include "testutil.h"
 
 #define N(a)	(sizeof (a) / sizeof (a)[0])
 
@@ -152,12 +153,5 @@ region_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(region_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(region_suite()));
 }

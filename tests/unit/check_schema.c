@@ -9,6 +9,7 @@
 
 #include "schema.h"
 #include "xmalloc.h"
+#include "testutil.h"
 
 /* A small table that uses every type. */
 struct inner {
@@ -335,12 +336,5 @@ schema_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(schema_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(schema_suite()));
 }

@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "timefmt.h"
+#include "testutil.h"
 
 /* 2026-11-21T17:00:00Z */
 #define T_1700Z		INT64_C(1795280400)
@@ -383,12 +384,5 @@ timefmt_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(timefmt_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (tu_run(timefmt_suite()));
 }

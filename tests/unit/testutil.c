@@ -115,3 +115,16 @@ tu_file_equal(const char *a, const char *b)
 	free(db);
 	return (equal);
 }
+
+int
+tu_run(Suite *s)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <check.h>
+
 /* Makes a fresh directory under $top_builddir/tests/tmp (or /tmp when
  * top_builddir is unset) and returns its path (caller frees). */
 char	*tu_tmpdir(void);
@@ -18,5 +20,9 @@ void	 tu_write_file(const char *path, const char *text);
 char	*tu_read_file(const char *path, size_t *len);
 /* Returns 1 if both files can be read and hold the same bytes. */
 int	 tu_file_equal(const char *a, const char *b);
+
+/* Runs the suite (CK_ENV verbosity) and returns the exit status of the
+ * program: EXIT_SUCCESS when every test passed.  Frees the suite. */
+int	 tu_run(Suite *s);
 
 #endif
