@@ -1,13 +1,16 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "escape.h"
 #include "request.h"
+#include "site.h"
 #include "xmalloc.h"
 
 const char *
@@ -108,98 +111,115 @@ request_free(struct request *r)
 	free(r->method);
 	free(r->path);
 	kvlist_free(&r->query);
+	buf_free(&r->body);
+	free(r->credential);
+	free(r->region);
 	memset(r, 0, sizeof *r);
 }
 
-void
-response_init(struct response *resp)
+/* RFC 3875 4.1.18: a header is HTTP_ and its name upper-cased with '-'
+ * as '_'. */
+const char *
+request_header(const struct request *r, const char *name)
 {
-	memset(resp, 0, sizeof *resp);
-	resp->status = 200;
-	resp->content_type = "application/json";
+	char	 var[128];
+	size_t	 i, n;
+
+	n = strlen(name);
+	if (n + 6 > sizeof var)
+		return (NULL);
+	memcpy(var, "HTTP_", 5);
+	for (i = 0; i < n; i++)
+		var[5 + i] = name[i] == '-' ? '_' :
+		    (char)toupper((unsigned char)name[i]);
+	var[5 + n] = '\0';
+	return (request_env(r, var));
 }
 
-void
-response_free(struct response *resp)
+int
+request_json(const struct request *r, json_object **out, char **cause)
 {
-	buf_free(&resp->headers);
-	buf_free(&resp->body);
-}
+	struct json_tokener	*tok;
+	enum json_tokener_error	 jerr;
+	json_object		*j;
 
-void
-response_json(struct response *resp, int status, json_object *j)
-{
-	resp->status = status;
-	resp->content_type = "application/json";
-	buf_reset(&resp->body);
-	buf_adds(&resp->body, json_object_to_json_string_ext(j,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	buf_addc(&resp->body, '\n');
-}
-
-void
-response_error(struct response *resp, int status, const char *fmt, ...)
-{
-	json_object	*j;
-	va_list		 ap;
-	char		*msg;
-
-	va_start(ap, fmt);
-	xvasprintf(&msg, fmt, ap);
-	va_end(ap);
-	j = json_object_new_object();
-	json_object_object_add(j, "error", json_object_new_string(msg));
-	response_json(resp, status, j);
-	json_object_put(j);
-	free(msg);
-}
-
-static const char *
-reason(int status)
-{
-	switch (status) {
-	case 200:
-		return ("OK");
-	case 201:
-		return ("Created");
-	case 204:
-		return ("No Content");
-	case 304:
-		return ("Not Modified");
-	case 400:
-		return ("Bad Request");
-	case 401:
-		return ("Unauthorized");
-	case 403:
-		return ("Forbidden");
-	case 404:
-		return ("Not Found");
-	case 405:
-		return ("Method Not Allowed");
-	case 409:
-		return ("Conflict");
-	case 413:
-		return ("Payload Too Large");
-	case 503:
-		return ("Service Unavailable");
-	default:
-		return (status >= 500 ? "Internal Server Error" : "Error");
+	if (r->body.len == 0) {
+		*cause = xstrdup("a JSON body is required");
+		return (EINVAL);
 	}
+	if (strlen(r->body.data) != r->body.len) {
+		*cause = xstrdup("the body holds a NUL byte");
+		return (EINVAL);
+	}
+	tok = json_tokener_new_ex(32);
+	j = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_success &&
+	    json_tokener_get_parse_end(tok) < r->body.len) {
+		/* Only white space may follow the value. */
+		const char	*p = r->body.data + json_tokener_get_parse_end(tok);
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '\0')
+			jerr = json_tokener_error_parse_unexpected;
+	}
+	if (jerr != json_tokener_success || j == NULL) {
+		*cause = xprintf("malformed JSON body: %s",
+		    jerr == json_tokener_continue ? "unexpected end" :
+		    json_tokener_error_desc(jerr));
+		json_object_put(j);
+		json_tokener_free(tok);
+		return (EINVAL);
+	}
+	json_tokener_free(tok);
+	*out = j;
+	return (0);
 }
 
 char *
-response_serialise(const struct response *resp, int head, size_t *len)
+request_base_url(const struct request *r)
 {
-	struct buf	out = BUF_INIT;
+	const char	*host, *https;
+	char		*url;
+	size_t		 n;
 
-	buf_addf(&out, "Status: %d %s\r\n", resp->status, reason(resp->status));
-	buf_addf(&out, "Content-Type: %s\r\n", resp->content_type);
-	buf_addf(&out, "Content-Length: %zu\r\n", resp->body.len);
-	if (resp->headers.len > 0)
-		buf_add(&out, resp->headers.data, resp->headers.len);
-	buf_adds(&out, "\r\n");
-	if (!head && resp->body.len > 0)
-		buf_add(&out, resp->body.data, resp->body.len);
-	*len = out.len;
-	return (buf_detach(&out));
+	if (r->site != NULL && r->site->base_url != NULL) {
+		url = xstrdup(r->site->base_url);
+		n = strlen(url);
+		while (n > 0 && url[n - 1] == '/')
+			url[--n] = '\0';
+		return (url);
+	}
+	host = request_header(r, "Host");
+	if (host == NULL || *host == '\0' || strpbrk(host, " \t\r\n\"'<>/\\"))
+		host = request_env(r, "SERVER_NAME");
+	if (host == NULL || *host == '\0' || strpbrk(host, " \t\r\n\"'<>/\\"))
+		host = "localhost";
+	https = request_env(r, "HTTPS");
+	return (xprintf("%s://%s", https != NULL && strcasecmp(https, "on") == 0 ?
+	    "https" : "http", host));
 }
+
+int
+request_param_id(const struct request *r, size_t i, long long *id,
+    char **cause)
+{
+	const char	*s;
+	char		*end;
+	long long	 v;
+
+	s = i < r->nparams ? r->params[i] : NULL;
+	if (s == NULL || *s < '0' || *s > '9') {
+		*cause = xprintf("'%s' is not a channel id", s != NULL ? s : "");
+		return (EINVAL);
+	}
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || v < 1 || v > 2147483647) {
+		*cause = xprintf("'%s' is not a channel id", s);
+		return (EINVAL);
+	}
+	*id = v;
+	return (0);
+}
+

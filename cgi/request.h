@@ -1,10 +1,12 @@
 /* One HTTP request as the responder sees it (RFC 3875 meta-variables),
- * parsed once, and the response a handler fills.  Nothing here reads the
- * process environment: FastCGI passes each request's own. */
+ * parsed once by route_process() and passed to the handler.  Nothing here
+ * reads the process environment: FastCGI passes each request's own.
+ * Everything a request allocates is freed by request_free(). */
 #ifndef AMPS_CGI_REQUEST_H
 #define AMPS_CGI_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -12,44 +14,58 @@
 #include "schema.h"
 
 struct store;
+struct site;
+
+enum auth_role {
+	AUTH_NONE = 0,		/* no valid credential (auth off: ADMIN) */
+	AUTH_VIEWER,
+	AUTH_ADMIN,
+};
+
+#define REQUEST_MAX_PARAMS 4
 
 struct request {
 	char		*method;	/* upper case */
 	char		*path;		/* decoded, without the query */
 	struct kvlist	 query;		/* decoded; repeated keys in order */
 	char	*const	*envp;		/* the request's meta-variables */
-	struct store	*store;		/* the process's store, or NULL */
 	int		 head;		/* HEAD: headers only */
+	struct buf	 body;		/* the request body (POST, PUT, PATCH) */
+
+	/* Filled by route_process before the handler runs. */
+	struct store	*store;		/* the process's store, or NULL */
+	const struct site *site;	/* settings snapshot (site.h) */
+	char		*params[REQUEST_MAX_PARAMS];	/* {id} of the route */
+	size_t		 nparams;
+	enum auth_role	 role;
+	char		*credential;	/* the token or key the client used, to
+					   carry into URLs; NULL if none */
+	char		*region;	/* the viewer's normalised region or
+					   NULL */
+	const char	*route;		/* the route's pattern, for metrics */
 };
 
-struct response {
-	int		 status;
-	const char	*content_type;
-	struct buf	 headers;	/* extra "Name: value\r\n" lines */
-	struct buf	 body;
-};
-
-/* Fills r from the meta-variables.  Returns 0, or 400 for a request that
- * cannot be parsed (a bad %-escape, a path with NUL or "..").  The
- * request is the caller's; free with request_free. */
+/* Reads the request line and meta-variables.  Returns 0, or an HTTP status
+ * (400) for a request that cannot be parsed: a bad %-escape, a path with
+ * NUL or "..".  Free with request_free in every case. */
 int		 request_parse(struct request *r, char *const *envp);
 void		 request_free(struct request *r);
-/* A meta-variable ("REQUEST_METHOD", "HTTP_X_AMPS_TOKEN"), or NULL. */
+/* A meta-variable ("REQUEST_METHOD", "CONTENT_LENGTH"), or NULL. */
 const char	*request_env(const struct request *r, const char *name);
+/* A request header by its HTTP name ("X-Amps-Token", "If-None-Match"):
+ * the HTTP_* meta-variable.  NULL if absent. */
+const char	*request_header(const struct request *r, const char *name);
 /* The first value of a query key, or NULL. */
 const char	*request_query(const struct request *r, const char *key);
-
-void		 response_init(struct response *resp);
-void		 response_free(struct response *resp);
-/* Sets the body to JSON (application/json). */
-void		 response_json(struct response *resp, int status,
-		    json_object *j);
-/* {"error": message} with status. */
-void		 response_error(struct response *resp, int status,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The whole CGI response: Status line, headers, blank line, body (left
- * out for HEAD).  Caller frees. */
-char		*response_serialise(const struct response *resp, int head,
-		    size_t *len);
+/* The body as JSON: 0 and *out (caller puts), or EINVAL with *cause. */
+int		 request_json(const struct request *r, json_object **out,
+		    char **cause);
+/* "http://host" or the configured base_url, without a trailing slash
+ * (caller frees). */
+char		*request_base_url(const struct request *r);
+/* Parses a path parameter as a positive channel id: 0 and *id, or
+ * EINVAL/ENOENT-style errno with *cause. */
+int		 request_param_id(const struct request *r, size_t i,
+		    long long *id, char **cause);
 
 #endif

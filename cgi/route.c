@@ -1,17 +1,123 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
+#include "catalog.h"
+#include "crypto.h"
+#include "log.h"
+#include "region.h"
 #include "route.h"
+#include "site.h"
 #include "xmalloc.h"
 
 static const struct route routes[] = {
-	{ "GET", "/api/health", health_get },
-	{ NULL, NULL, NULL }
+	{ "GET", "/api/health", health_get, ROUTE_PUBLIC },
+	{ "GET", "/playlist.m3u", playlist_get, 0 },
+	{ "GET", "/playlist.m3u8", playlist_get, 0 },
+	{ "GET", "/epg.xml", epg_xml_get, 0 },
+	{ "GET", "/api/epg", epg_json_get, 0 },
+	{ "GET", "/api/streams", streams_list, 0 },
+	{ "POST", "/api/streams", streams_post, ROUTE_WRITE },
+	{ "GET", "/api/streams/{id}", streams_get, 0 },
+	{ "PUT", "/api/streams/{id}", streams_put, ROUTE_WRITE },
+	{ "PATCH", "/api/streams/{id}", streams_patch, ROUTE_WRITE },
+	{ "DELETE", "/api/streams/{id}", streams_delete, ROUTE_WRITE },
+	{ "GET", "/api/streams/{id}/programs", programs_get, 0 },
+	{ "PUT", "/api/streams/{id}/programs", programs_put, ROUTE_WRITE },
+	{ "GET", "/api/streams/{id}/status", stream_status_get, 0 },
+	{ "GET", "/api/status", status_get, 0 },
+	{ "GET", "/metrics", metrics_get, 0 },
+	{ "POST", "/api/admin/save", admin_save, ROUTE_WRITE },
+	{ NULL, NULL, NULL, 0 }
 };
+
+/* Requests by route and status, for /metrics.  One process serves all
+ * requests with threads, so in-process counters are the whole truth. */
+struct count {
+	const char		*method;
+	const char		*pattern;
+	int			 status;
+	unsigned long long	 n;
+};
+static struct count	*counts;
+static size_t		 ncounts;
+static pthread_mutex_t	 counts_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t		 started;
+
+/* Counters keep static names only: a request's own method string dies
+ * with the request. */
+static const char *
+method_name(const char *m)
+{
+	static const char *const known[] = {
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+		NULL
+	};
+	const char *const	*k;
+
+	for (k = known; *k != NULL; k++) {
+		if (strcmp(*k, m) == 0)
+			return (*k);
+	}
+	return ("OTHER");
+}
+
+static void
+count(const char *method, const char *pattern, int status)
+{
+	size_t	i;
+
+	method = method_name(method);
+	pthread_mutex_lock(&counts_lock);
+	if (started == 0)
+		started = time(NULL);
+	for (i = 0; i < ncounts; i++) {
+		if (counts[i].status == status &&
+		    strcmp(counts[i].pattern, pattern) == 0 &&
+		    strcmp(counts[i].method, method) == 0)
+			break;
+	}
+	if (i == ncounts) {
+		counts = xreallocarray(counts, ncounts + 1, sizeof *counts);
+		counts[i].method = method;
+		counts[i].pattern = pattern;
+		counts[i].status = status;
+		counts[i].n = 0;
+		ncounts++;
+	}
+	counts[i].n++;
+	pthread_mutex_unlock(&counts_lock);
+}
+
+void
+route_counts(route_count_cb cb, void *arg)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&counts_lock);
+	for (i = 0; i < ncounts; i++)
+		cb(counts[i].method, counts[i].pattern, counts[i].status,
+		    counts[i].n, arg);
+	pthread_mutex_unlock(&counts_lock);
+}
+
+long long
+route_uptime(void)
+{
+	long long	up;
+
+	pthread_mutex_lock(&counts_lock);
+	if (started == 0)
+		started = time(NULL);
+	up = (long long)(time(NULL) - started);
+	pthread_mutex_unlock(&counts_lock);
+	return (up);
+}
 
 int
 route_status(int error)
@@ -32,45 +138,231 @@ route_status(int error)
 	}
 }
 
+/* Matches path against a pattern whose "{x}" segments match one
+ * non-empty segment each; the segments are stored in r->params (they
+ * point into r->path, which is split in place only on success). */
+static int
+match(const char *pattern, const char *path, const char **params,
+    size_t *nparams)
+{
+	const char	*p = pattern, *q = path;
+	size_t		 n = 0, len;
+
+	while (*p != '\0' && *q != '\0') {
+		if (*p == '{') {
+			len = strcspn(q, "/");
+			if (len == 0 || n == REQUEST_MAX_PARAMS)
+				return (0);
+			params[n++] = q;
+			q += len;
+			p = strchr(p, '}');
+			if (p == NULL)
+				return (0);
+			p++;
+			continue;
+		}
+		if (*p != *q)
+			return (0);
+		p++;
+		q++;
+	}
+	if (*p != '\0' || *q != '\0')
+		return (0);
+	*nparams = n;
+	return (1);
+}
+
+/* The credential, from the places A2 names, in order. */
+static const char *
+find_credential(const struct request *r)
+{
+	const char	*v;
+
+	if ((v = request_header(r, "X-Amps-Token")) != NULL && *v != '\0')
+		return (v);
+	if ((v = request_header(r, "X-Api-Key")) != NULL && *v != '\0')
+		return (v);
+	if ((v = request_header(r, "Authorization")) != NULL &&
+	    strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		if (*v != '\0')
+			return (v);
+	}
+	if ((v = request_query(r, "token")) != NULL && *v != '\0')
+		return (v);
+	return (NULL);
+}
+
+/* Decides the role: the shared token is an admin (as the seeds' token
+ * guarded every write), keys carry their own role.  Both are compared by
+ * their hashes in constant time. */
+static enum auth_role
+authenticate(struct request *r, const char *cred)
+{
+	char	 hash[CATALOG_HASH_SIZE], *role = NULL, *cause = NULL;
+	int	 rc;
+
+	catalog_hash_key(cred, hash);
+	if (r->site->token_hash != NULL &&
+	    crypto_equal(hash, r->site->token_hash))
+		return (AUTH_ADMIN);
+	rc = catalog_key_check(r->store, cred, &role, &cause);
+	free(cause);
+	if (rc != 0)
+		return (AUTH_NONE);
+	rc = strcmp(role, "admin") == 0 ? AUTH_ADMIN : AUTH_VIEWER;
+	free(role);
+	return ((enum auth_role)rc);
+}
+
+/* P3: the viewer's region from ?region=, else from the CDN headers.  A bad
+ * query value is the client's error; a bad header is only unknown. */
+static int
+find_region(struct request *r, char **cause)
+{
+	static const char *const headers[] = {
+		"X-Amps-Region", "X-Region", "CF-IPCountry",
+		"X-Appengine-Country", NULL
+	};
+	const char *const	*h;
+	const char		*v;
+	char			 code[3];
+
+	v = request_query(r, "region");
+	if (v != NULL && *v != '\0') {
+		if (region_normalise(v, code) != 0) {
+			*cause = xprintf("region: '%s' is not an ISO 3166-1 "
+			    "alpha-2 code", v);
+			return (EINVAL);
+		}
+		r->region = xstrdup(code);
+		return (0);
+	}
+	for (h = headers; *h != NULL; h++) {
+		v = request_header(r, *h);
+		if (v != NULL && region_normalise(v, code) == 0) {
+			r->region = xstrdup(code);
+			break;
+		}
+	}
+	return (0);
+}
+
+static void
+log_refusal(const struct request *r, const char *why)
+{
+	const char	*addr = request_env(r, "REMOTE_ADDR");
+
+	log_warn("auth", "%s %s from %s: %s", r->method, r->path,
+	    addr != NULL ? addr : "?", why);
+}
+
 void
 route_process(struct request *r, struct response *resp)
 {
 	const struct route	*rt, *found = NULL;
-	const char		*method;
+	const char		*method, *cred, *params[REQUEST_MAX_PARAMS];
+	char			*param;
 	struct buf		 allow = BUF_INIT;
 	json_object		*json = NULL;
 	char			*cause = NULL;
-	int			 error;
+	size_t			 nparams = 0, i;
+	int			 error, any = 0;
 
 	method = r->head ? "GET" : r->method;
-	for (rt = routes; rt->path != NULL; rt++) {
-		if (strcmp(rt->path, r->path) != 0)
+	for (rt = routes; rt->pattern != NULL; rt++) {
+		if (!match(rt->pattern, r->path, params, &nparams))
 			continue;
-		buf_addf(&allow, "%s%s", allow.len > 0 ? ", " : "",
-		    rt->method);
-		if (strcmp(rt->method, "GET") == 0)
-			buf_adds(&allow, ", HEAD");
-		if (strcmp(rt->method, method) == 0)
+		any = 1;
+		if (strstr(allow.data != NULL ? allow.data : "", rt->method) ==
+		    NULL) {
+			buf_addf(&allow, "%s%s", allow.len > 0 ? ", " : "",
+			    rt->method);
+			if (strcmp(rt->method, "GET") == 0)
+				buf_adds(&allow, ", HEAD");
+		}
+		if (found == NULL && strcmp(rt->method, method) == 0) {
 			found = rt;
+			/* A parameter ends at the next '/'. */
+			for (i = 0; i < nparams; i++) {
+				param = xstrndup(params[i],
+				    strcspn(params[i], "/"));
+				r->params[i] = param;
+			}
+			r->nparams = nparams;
+		}
 	}
-	if (found == NULL && allow.len > 0) {
-		response_error(resp, 405, "method %s not allowed on %s",
-		    r->method, r->path);
-		buf_addf(&resp->headers, "Allow: %s\r\n", allow.data);
+	if (found == NULL) {
+		if (any) {
+			response_error(resp, 405, "method %s not allowed on %s",
+			    r->method, r->path);
+			response_header(resp, "Allow", "%s", allow.data);
+		} else
+			response_error(resp, 404, "no such resource: %s",
+			    r->path);
 		buf_free(&allow);
+		count(r->method, any ? "(other)" : "(none)", resp->status);
 		return;
 	}
 	buf_free(&allow);
-	if (found == NULL) {
-		response_error(resp, 404, "no such resource: %s", r->path);
-		return;
+	r->route = found->pattern;
+
+	if (!(found->flags & ROUTE_PUBLIC) && r->store == NULL) {
+		response_error(resp, 503, "the database is not available");
+		goto out;
 	}
+	if (r->site != NULL && r->site->auth_enabled &&
+	    !(found->flags & ROUTE_PUBLIC)) {
+		cred = find_credential(r);
+		if (cred == NULL) {
+			log_refusal(r, "no credentials");
+			response_error(resp, 401, "authentication required");
+			response_header(resp, "WWW-Authenticate",
+			    "Bearer realm=\"amps\"");
+			goto out;
+		}
+		r->role = authenticate(r, cred);
+		if (r->role == AUTH_NONE) {
+			log_refusal(r, "invalid credentials");
+			response_error(resp, 401, "invalid credentials");
+			response_header(resp, "WWW-Authenticate",
+			    "Bearer realm=\"amps\", error=\"invalid_token\"");
+			goto out;
+		}
+		r->credential = xstrdup(cred);
+	} else
+		r->role = AUTH_ADMIN;
+	if ((found->flags & ROUTE_WRITE) && r->role != AUTH_ADMIN) {
+		log_refusal(r, "a viewer may not write");
+		response_error(resp, 403, "this needs an admin key");
+		goto out;
+	}
+	if ((error = find_region(r, &cause)) != 0) {
+		response_error(resp, route_status(error), "%s", cause);
+		free(cause);
+		goto out;
+	}
+
 	error = found->handler(r, resp, &json, &cause);
-	if (error != 0) {
+	if (error != 0 && !resp->started) {
 		response_error(resp, route_status(error), "%s",
 		    cause != NULL ? cause : strerror(error));
-		free(cause);
-	} else if (json != NULL)
+		if (route_status(error) >= 500)
+			log_error("api", "%s %s: %s", r->method, r->path,
+			    cause != NULL ? cause : strerror(error));
+	} else if (error != 0)
+		log_error("api", "%s %s: %s (after the headers were sent)",
+		    r->method, r->path, cause != NULL ? cause :
+		    strerror(error));
+	else if (json != NULL)
 		response_json(resp, resp->status, json);
+	free(cause);
 	json_object_put(json);
+out:
+	for (i = 0; i < r->nparams; i++)
+		free(r->params[i]);
+	r->nparams = 0;
+	count(found->method, found->pattern, resp->status);
 }

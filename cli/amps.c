@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "crypto.h"
+#include "serve.h"
 #include "store.h"
 #include "sync.h"
 #include "xmalloc.h"
@@ -434,6 +435,8 @@ static const struct cmd cmds[] = {
 	  "write the database back to the config (or FILE)" },
 	{ "key", cmd_key, "key add NAME [--role viewer|admin] | list | "
 	  "revoke NAME", "manage API keys" },
+	{ "serve", cmd_serve, "serve",
+	  "run lighttpd, amps.fcgi and streamd in the foreground" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -909,12 +909,17 @@ field_json(const struct schema_field *f, const void *obj, int flags)
 	case SCHEMA_JSON:
 		return (json_object_get(*(json_object *const *)p));
 	case SCHEMA_OBJECT:
-		j = schema_to_json(f->sub, p, flags);
+		/* An object at its defaults is unset (null with
+		 * SCHEMA_JSON_ALL), not a tree of defaults. */
+		j = schema_to_json(f->sub, p, flags & ~SCHEMA_JSON_ALL);
 		if (json_object_is_type(j, json_type_object) &&
-		    json_object_object_length(j) == 0 &&
-		    !(flags & SCHEMA_JSON_ALL)) {
+		    json_object_object_length(j) == 0) {
 			json_object_put(j);
 			return (NULL);
+		}
+		if (flags & SCHEMA_JSON_ALL) {
+			json_object_put(j);
+			j = schema_to_json(f->sub, p, flags);
 		}
 		return (j);
 	case SCHEMA_LIST: {

@@ -1,0 +1,84 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "site.h"
+#include "store.h"
+#include "sync.h"
+#include "xmalloc.h"
+
+/* One snapshot per worker thread: each thread has its own store
+ * connection, so there is nothing to share or lock. */
+static __thread struct site	*current;
+static __thread struct store	*current_store;
+
+void
+site_free(struct site *site)
+{
+	if (site == NULL)
+		return;
+	free(site->base_url);
+	free(site->token_hash);
+	free(site->config_file);
+	free(site->media_root);
+	free(site);
+}
+
+/* A setting or NULL; errors read as absent (the defaults apply). */
+static char *
+setting(struct store *s, const char *key)
+{
+	char	*value = NULL, *cause = NULL;
+
+	if (store_setting_get(s, key, &value, &cause) != 0) {
+		free(cause);
+		return (NULL);
+	}
+	return (value);
+}
+
+const struct site *
+site_get(struct store *s)
+{
+	struct site	*site;
+	int64_t		 gen;
+	char		*v;
+
+	if (s == NULL)
+		return (NULL);
+	gen = store_generation(s);
+	if (current != NULL && current_store == s && current->generation == gen)
+		return (current);
+
+	site = xcalloc(1, sizeof *site);
+	site->generation = gen;
+	site->base_url = setting(s, "server.base_url");
+	site->media_root = setting(s, "server.media_root");
+	site->token_hash = setting(s, "auth.token_hash");
+	v = setting(s, "auth.enabled");
+	site->auth_enabled = v != NULL && strcmp(v, "true") == 0;
+	free(v);
+	v = setting(s, "server.max_body_size");
+	site->max_body_size = v != NULL ? strtoll(v, NULL, 10) : 0;
+	if (site->max_body_size <= 0)
+		site->max_body_size = 1048576;
+	free(v);
+	if (sync_config_file(s, &site->config_file, &v) != 0) {
+		free(v);
+		site->config_file = NULL;
+	}
+	site_free(current);
+	current = site;
+	current_store = s;
+	return (current);
+}
+
+void
+site_free_thread(void)
+{
+	site_free(current);
+	current = NULL;
+	current_store = NULL;
+}
