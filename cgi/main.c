@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <libxml/parser.h>
 
 #include "conf.h"
 #include "log.h"
@@ -125,6 +126,8 @@ handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
 		response_error(&resp, status, "malformed request");
 	else if (read_body(&r, &resp, rd, rarg) == 0)
 		route_process(&r, &resp);
+	route_count(r.method, r.route != NULL ? r.route : "(none)",
+	    resp.status);
 	response_finish(&resp);
 	response_free(&resp);
 	request_free(&r);
@@ -183,9 +186,9 @@ load_config(void)
 {
 	struct config		*cfg;
 	struct conf_error	 err;
-	char			*line;
+	char			*line, *cache, *dir;
 
-	if (conf_load(conf_default_path(), &cfg, &err) != 0) {
+	if (conf_load_server(conf_default_path(), &cfg, &err) != 0) {
 		line = conf_error_string(&err);
 		log_error("config", "%s", line);
 		free(line);
@@ -194,6 +197,16 @@ load_config(void)
 	}
 	database = xstrdup(cfg->server.database);
 	conf_free(cfg);
+	cache = xprintf("%s", database);
+	dir = strrchr(cache, '/');
+	if (dir != NULL)
+		*dir = '\0';
+	dir = xprintf("%s/cache", cache);
+	/* AMPS_SENDFILE comes from the web server's config (lighttpd's
+	 * bin-environment): it serves X-Sendfile answers itself. */
+	response_cache_init(dir, getenv("AMPS_SENDFILE") != NULL);
+	free(dir);
+	free(cache);
 }
 
 static void
@@ -264,11 +277,14 @@ main(int argc, char **argv)
 		store_close(s);
 		site_free_thread();
 		free(database);
+		response_cache_init(NULL, 0);
 		log_close();
 		return (0);
 	}
 
 	FCGX_Init();
+	/* libxml2 2.9 sets up its globals here, once, before any thread. */
+	xmlInitParser();
 	if (sock != NULL) {
 		unlink(sock);
 		listen_fd = FCGX_OpenSocket(sock, 128);
@@ -303,6 +319,8 @@ main(int argc, char **argv)
 	if (sock != NULL)
 		unlink(sock);
 	free(database);
+	response_cache_init(NULL, 0);
+	xmlCleanupParser();
 	log_info("main", "stopped");
 	log_close();
 	return (0);

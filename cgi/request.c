@@ -151,7 +151,11 @@ request_json(const struct request *r, json_object **out, char **cause)
 		*cause = xstrdup("the body holds a NUL byte");
 		return (EINVAL);
 	}
+	/* RFC 8259 exactly: json-c's default also takes single quotes and
+	 * other leniencies. */
 	tok = json_tokener_new_ex(32);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	j = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_success &&

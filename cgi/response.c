@@ -1,19 +1,33 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
 #include "crypto.h"
+#include "log.h"
 #include "request.h"
 #include "response.h"
 #include "xmalloc.h"
 
 /* Bodies smaller than this are not worth a gzip header. */
 #define GZIP_MIN	1024
+/* Cache files of an older generation, or older than this, are removed. */
+#define CACHE_MAX_AGE	600
+
+static char	*cache_dir;
+static int	 cache_sendfile;
 
 void
 response_init(struct response *resp)
@@ -21,6 +35,23 @@ response_init(struct response *resp)
 	memset(resp, 0, sizeof *resp);
 	resp->status = 200;
 	resp->content_type = "application/json";
+	resp->capture = -1;
+}
+
+static void
+end_capture(struct response *resp, int keep)
+{
+	if (resp->capture == -1)
+		return;
+	close(resp->capture);
+	resp->capture = -1;
+	if (keep && rename(resp->capture_tmp, resp->capture_path) != 0)
+		keep = 0;
+	if (!keep)
+		unlink(resp->capture_tmp);
+	free(resp->capture_tmp);
+	free(resp->capture_path);
+	resp->capture_tmp = resp->capture_path = NULL;
 }
 
 static void
@@ -36,6 +67,7 @@ end_zlib(struct response *resp)
 void
 response_free(struct response *resp)
 {
+	end_capture(resp, 0);
 	end_zlib(resp);
 	buf_free(&resp->headers);
 	buf_free(&resp->body);
@@ -150,8 +182,22 @@ response_etag(struct response *resp, const struct request *r,
 static int
 send_bytes(struct response *resp, const void *data, size_t len)
 {
+	const char	*p = data;
+	size_t		 off;
+	ssize_t		 n;
+
 	if (resp->failed || len == 0)
 		return (resp->failed ? -1 : 0);
+	if (resp->capture != -1 && resp->started) {
+		/* The cache copy: a short write drops it, not the answer. */
+		for (off = 0; off < len; off += (size_t)n) {
+			n = write(resp->capture, p + off, len - off);
+			if (n <= 0) {
+				end_capture(resp, 0);
+				break;
+			}
+		}
+	}
 	if (resp->sink(data, len, resp->sink_arg) != 0) {
 		resp->failed = 1;
 		return (-1);
@@ -273,6 +319,8 @@ response_finish(struct response *resp)
 		if (resp->z != NULL)
 			rc = deflate_out(resp, NULL, 0, Z_FINISH);
 		end_zlib(resp);
+		/* Only a whole answer goes into the cache. */
+		end_capture(resp, rc == 0 && !resp->failed);
 		return (rc);
 	}
 	if (resp->status == 304 || resp->status == 204) {
@@ -300,4 +348,119 @@ response_finish(struct response *resp)
 	if (!resp->head)
 		rc = send_bytes(resp, resp->body.data, resp->body.len);
 	return (rc);
+}
+
+void
+response_cache_init(const char *dir, int sendfile)
+{
+	free(cache_dir);
+	cache_dir = NULL;
+	if (dir == NULL)
+		return;
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		log_warn("cache", "%s: %s; answers are not cached", dir,
+		    strerror(errno));
+		return;
+	}
+	cache_dir = xstrdup(dir);
+	cache_sendfile = sendfile;
+}
+
+/* Removes entries of other generations and old ones.  Runs when a new
+ * entry is written, so at most once per miss. */
+static void
+cache_prune(int64_t generation)
+{
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+	char		*path, prefix[32];
+	time_t		 now = time(NULL);
+
+	if ((d = opendir(cache_dir)) == NULL)
+		return;
+	snprintf(prefix, sizeof prefix, "g%lld-", (long long)generation);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != 'g')
+			continue;
+		path = xprintf("%s/%s", cache_dir, e->d_name);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    (stat(path, &st) == 0 && now - st.st_mtime > CACHE_MAX_AGE))
+			unlink(path);
+		free(path);
+	}
+	closedir(d);
+}
+
+/* Sends a cached file: the web server sends it (X-Sendfile), or the bytes
+ * are copied to the sink. */
+static int
+cache_send(struct response *resp, const char *path, int fd, off_t size)
+{
+	char	chunk[65536];
+	ssize_t	n;
+	int	rc = 0;
+
+	if (cache_sendfile && !resp->head) {
+		response_header(resp, "X-Sendfile", "%s", path);
+		return (send_head(resp, -1));
+	}
+	if (send_head(resp, (long long)size) != 0)
+		return (-1);
+	if (resp->head)
+		return (0);
+	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
+		if ((rc = send_bytes(resp, chunk, (size_t)n)) != 0)
+			break;
+	}
+	return (rc);
+}
+
+int
+response_begin_cached(struct response *resp, int64_t generation,
+    const char *key, const char *content_type)
+{
+	struct stat	 st;
+	char		 hash[CRYPTO_SHA256_HEXLEN + 1], *path, *tmp;
+	int		 gz, fd, rc;
+
+	gz = resp->gzip_ok && !resp->head;
+	if (cache_dir == NULL || generation < 0)
+		return (response_begin(resp, content_type, 1));
+	crypto_sha256_hex(key, strlen(key), hash);
+	path = xprintf("%s/g%lld-%s%s", cache_dir, (long long)generation,
+	    hash, gz ? ".gz" : "");
+	resp->content_type = content_type;
+	response_header(resp, "Vary", "Accept-Encoding");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd != -1 && fstat(fd, &st) == 0 &&
+	    time(NULL) - st.st_mtime <= CACHE_MAX_AGE) {
+		if (gz)
+			response_header(resp, "Content-Encoding", "gzip");
+		rc = cache_send(resp, path, fd, st.st_size);
+		close(fd);
+		free(path);
+		return (rc == 0 ? 1 : -1);
+	}
+	if (fd != -1)
+		close(fd);
+
+	/* A miss: write the answer and a copy.  Concurrent misses each
+	 * write their own temporary file; the last rename wins. */
+	cache_prune(generation);
+	tmp = xprintf("%s.%ld.%lx.tmp", path, (long)getpid(),
+	    (unsigned long)(uintptr_t)resp);
+	/* HEAD writes no body: nothing to keep. */
+	resp->capture = resp->head ? -1 : open(tmp, O_WRONLY | O_CREAT |
+	    O_EXCL | O_CLOEXEC, 0640);
+	if (resp->capture == -1) {
+		free(tmp);
+		free(path);
+	} else {
+		resp->capture_tmp = tmp;
+		resp->capture_path = path;
+	}
+	if (gz && start_zlib(resp) != 0)
+		return (-1);
+	return (send_head(resp, -1) == 0 ? 0 : -1);
 }

@@ -37,6 +37,10 @@ struct response {
 	int		 failed;	/* the sink failed: stop writing */
 	void		*z;		/* zlib stream while gzipping */
 	size_t		 bytes;		/* body bytes handed to the sink */
+	int		 capture;	/* fd of the cache file being written,
+					   or -1 */
+	char		*capture_tmp;	/* its temporary and final names */
+	char		*capture_path;
 };
 
 void	 response_init(struct response *resp);
@@ -66,6 +70,19 @@ int	 response_begin(struct response *resp, const char *content_type,
 int	 response_write(struct response *resp, const void *data, size_t len);
 int	 response_printf(struct response *resp, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* The response cache (cgit cache.c): an answer that depends only on the
+ * catalogue's generation and a key (route, filters, credential, gzip) is
+ * written once to a file under dir and then served from it; with
+ * sendfile set (lighttpd's X-Sendfile), the web server sends the file
+ * itself.  Call once at start; dir NULL disables the cache. */
+void	 response_cache_init(const char *dir, int sendfile);
+/* Starts a streamed, cacheable body: if the cache holds it, sends it and
+ * returns 1 (the handler is done); else sends the headers, captures what
+ * follows into the cache and returns 0 (the handler writes the body);
+ * -1 if the client is gone. */
+int	 response_begin_cached(struct response *resp, int64_t generation,
+	    const char *key, const char *content_type);
 
 /* Sends a buffered response (status, headers, body; gzip when accepted
  * and the body is large enough), or finishes a streamed one (flushes the

@@ -67,8 +67,8 @@ method_name(const char *m)
 	return ("OTHER");
 }
 
-static void
-count(const char *method, const char *pattern, int status)
+void
+route_count(const char *method, const char *pattern, int status)
 {
 	size_t	i;
 
@@ -303,7 +303,6 @@ route_process(struct request *r, struct response *resp)
 			response_error(resp, 404, "no such resource: %s",
 			    r->path);
 		buf_free(&allow);
-		count(r->method, any ? "(other)" : "(none)", resp->status);
 		return;
 	}
 	buf_free(&allow);
@@ -352,11 +351,13 @@ route_process(struct request *r, struct response *resp)
 		if (route_status(error) >= 500)
 			log_error("api", "%s %s: %s", r->method, r->path,
 			    cause != NULL ? cause : strerror(error));
-	} else if (error != 0)
+	} else if (error != 0) {
+		/* The answer is cut: it must not be cached as whole. */
+		resp->failed = 1;
 		log_error("api", "%s %s: %s (after the headers were sent)",
 		    r->method, r->path, cause != NULL ? cause :
 		    strerror(error));
-	else if (json != NULL)
+	} else if (json != NULL)
 		response_json(resp, resp->status, json);
 	free(cause);
 	json_object_put(json);
@@ -364,5 +365,4 @@ out:
 	for (i = 0; i < r->nparams; i++)
 		free(r->params[i]);
 	r->nparams = 0;
-	count(found->method, found->pattern, resp->status);
 }

@@ -34,6 +34,9 @@ void	 route_process(struct request *r, struct response *resp);
 /* Maps an errno value to an HTTP status. */
 int	 route_status(int error);
 
+/* Counts a request served, by its route pattern ("(none)" when no route
+ * matched), for /metrics. */
+void	 route_count(const char *method, const char *pattern, int status);
 /* Requests served by this process, by route and status, for /metrics. */
 typedef void (*route_count_cb)(const char *method, const char *pattern,
     int status, unsigned long long count, void *arg);

@@ -81,10 +81,11 @@ check_profiles(struct store *s, const struct channel *ch, char **cause)
 }
 
 /* Parses a body into ch (which holds defaults, or the current channel for
- * a partial update). */
+ * a partial update).  id, when not 0, is the URL's: a body without an id
+ * takes it. */
 static int
-parse_channel(const struct request *r, struct channel *ch, int partial,
-    char **cause)
+parse_channel(const struct request *r, struct channel *ch, long long id,
+    int partial, char **cause)
 {
 	struct schema_error	 err = { NULL, NULL };
 	json_object		*j = NULL;
@@ -92,6 +93,9 @@ parse_channel(const struct request *r, struct channel *ch, int partial,
 
 	if ((rc = request_json(r, &j, cause)) != 0)
 		return (rc);
+	if (id != 0 && json_object_is_type(j, json_type_object) &&
+	    !json_object_object_get_ex(j, "id", NULL))
+		json_object_object_add(j, "id", json_object_new_int64(id));
 	if (schema_from_json(&channel_schema, j, ch, partial, "", &err) != 0) {
 		*cause = err.path != NULL && *err.path != '\0' ?
 		    xprintf("%s: %s", err.path, err.message) :
@@ -201,7 +205,7 @@ streams_post(struct request *r, struct response *resp, json_object **json,
 	int		 rc;
 
 	ch = channel_new();
-	if ((rc = parse_channel(r, ch, 0, cause)) != 0 ||
+	if ((rc = parse_channel(r, ch, 0, 0, cause)) != 0 ||
 	    (rc = write_channel(r->store, ch, CATALOG_CREATE, cause)) != 0) {
 		if (rc == EEXIST) {
 			free(*cause);
@@ -235,7 +239,7 @@ update(struct request *r, json_object **json, int partial, char **cause)
 	}
 	ch->scheduled = old->scheduled;
 	channel_free(old);
-	if ((rc = parse_channel(r, ch, partial, cause)) != 0)
+	if ((rc = parse_channel(r, ch, id, partial, cause)) != 0)
 		goto out;
 	if (ch->id != id) {
 		*cause = xprintf("id: %lld does not match the URL (%lld)",

@@ -725,10 +725,11 @@ mark_scheduled(struct config *cfg)
 	}
 }
 
-/* name is the file as loaded (cfg->file), shown as display in errors. */
+/* name is the file as loaded (cfg->file), shown as display in errors.
+ * With server_only, only the server block is read and checked. */
 static int
 load(config_t *c, const char *name, const char *display, const char *dir,
-    struct config **out, struct conf_error *err)
+    int server_only, struct config **out, struct conf_error *err)
 {
 	struct config		*cfg;
 	struct schema_error	 serr = { NULL, NULL };
@@ -738,7 +739,14 @@ load(config_t *c, const char *name, const char *display, const char *dir,
 	char			*path = NULL, *cause = NULL;
 	int			 rc;
 
-	root = setting_to_json(config_root_setting(c));
+	if (server_only) {
+		root = json_object_new_object();
+		s = config_setting_get_member(config_root_setting(c), "server");
+		if (s != NULL)
+			json_object_object_add(root, "server",
+			    setting_to_json(s));
+	} else
+		root = setting_to_json(config_root_setting(c));
 	cfg = conf_new();
 	cfg->file = xstrdup(name);
 	cfg->dir = xstrdup(dir);
@@ -793,8 +801,9 @@ parse_error(config_t *c, const char *name, struct conf_error *err)
 	    config_error_text(c) : "cannot be read"));
 }
 
-int
-conf_load(const char *path, struct config **out, struct conf_error *err)
+static int
+read_file(const char *path, int server_only, struct config **out,
+    struct conf_error *err)
 {
 	config_t	 c;
 	char		*abs, *dir, *tmp;
@@ -815,11 +824,24 @@ conf_load(const char *path, struct config **out, struct conf_error *err)
 		else
 			rc = parse_error(&c, path, err);
 	} else
-		rc = load(&c, abs, path, dir, out, err);
+		rc = load(&c, abs, path, dir, server_only, out, err);
 	config_destroy(&c);
 	free(abs);
 	free(dir);
 	return (rc);
+}
+
+int
+conf_load(const char *path, struct config **out, struct conf_error *err)
+{
+	return (read_file(path, 0, out, err));
+}
+
+int
+conf_load_server(const char *path, struct config **out,
+    struct conf_error *err)
+{
+	return (read_file(path, 1, out, err));
 }
 
 int
@@ -834,7 +856,7 @@ conf_load_string(const char *text, const char *name, const char *dir,
 	if (config_read_string(&c, text) != CONFIG_TRUE)
 		rc = parse_error(&c, name, err);
 	else
-		rc = load(&c, name, name, dir, out, err);
+		rc = load(&c, name, name, dir, 0, out, err);
 	config_destroy(&c);
 	return (rc);
 }

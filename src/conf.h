@@ -99,6 +99,11 @@ void	 conf_error_clear(struct conf_error *err);
  * -1 with err filled. */
 int	 conf_load(const char *path, struct config **out,
 	    struct conf_error *err);
+/* Reads only the server block (the rest of the file must parse but is not
+ * checked or kept): for the responder, which needs the paths only and
+ * must stay small however many channels the file holds. */
+int	 conf_load_server(const char *path, struct config **out,
+	    struct conf_error *err);
 /* The same for text in memory; name stands for the file in errors and dir
  * for the folder. */
 int	 conf_load_string(const char *text, const char *name, const char *dir,

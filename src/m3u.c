@@ -81,6 +81,15 @@ put_text(struct buf *b, const char *s, int ctx)
 	size_t			 n;
 
 	while (*p != '\0') {
+		/* Runs of plain ASCII, most of any text, go in one copy. */
+		for (n = 0; p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' &&
+		    (p[n] != ',' || ctx != TEXT_LIST); n++)
+			;
+		if (n > 0) {
+			buf_add(b, p, n);
+			p += n;
+			continue;
+		}
 		n = utf8_seq(p, &cp);
 		if (n == 0) {
 			buf_adds(b, REPLACEMENT);
@@ -111,23 +120,36 @@ put_token(struct buf *b, const char *s)
 	}
 }
 
-/* A URI may hold none of these (RFC 3986 section 2); they are encoded
- * rather than dropped so that a sloppy URL still points where it meant
- * to. */
+/* A URI may hold none of these (RFC 3986 section 2). */
+static int
+url_byte(unsigned char c)
+{
+	return (c > 0x20 && c < 0x7f && strchr("\"<>\\^`{|}", c) == NULL);
+}
+
+/* Bytes a URI may not hold are encoded rather than dropped, so that a
+ * sloppy URL still points where it meant to; a leading '#' too, which
+ * would turn the URL line into a comment. */
 static void
 put_url(struct buf *b, const char *url)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
-	const unsigned char	*p;
+	const unsigned char	*p = (const unsigned char *)url;
+	size_t			 n;
 
-	for (p = (const unsigned char *)url; *p != '\0'; p++) {
-		if (*p <= 0x20 || *p >= 0x7f || strchr("\"<>\\^`{|}", *p) ||
-		    (*p == '#' && p == (const unsigned char *)url)) {
-			buf_addc(b, '%');
-			buf_addc(b, hex[*p >> 4]);
-			buf_addc(b, hex[*p & 0xf]);
-		} else
-			buf_addc(b, (char)*p);
+	while (*p != '\0') {
+		for (n = 0; url_byte(p[n]) &&
+		    (p[n] != '#' || p + n != (const unsigned char *)url); n++)
+			;
+		if (n > 0) {
+			buf_add(b, p, n);
+			p += n;
+			continue;
+		}
+		buf_addc(b, '%');
+		buf_addc(b, hex[*p >> 4]);
+		buf_addc(b, hex[*p & 0xf]);
+		p++;
 	}
 }
 

@@ -469,6 +469,45 @@ check_string(const struct schema_field *f, char **sp, int element,
 	return (0);
 }
 
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above
+ * U+10FFFF.  Everything amps stores is written again as XML, JSON and
+ * M3U, so bad bytes are refused where they come in. */
+static int
+valid_utf8(const unsigned char *s)
+{
+	unsigned int	c;
+	int		n, i;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0) {
+			n = 1;
+			c = *s & 0x1f;
+		} else if ((*s & 0xf0) == 0xe0) {
+			n = 2;
+			c = *s & 0x0f;
+		} else if ((*s & 0xf8) == 0xf0) {
+			n = 3;
+			c = *s & 0x07;
+		} else
+			return (0);
+		for (i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return (0);
+			c = (c << 6) | (s[i] & 0x3f);
+		}
+		if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) ||
+		    (n == 3 && c < 0x10000) || c > 0x10ffff ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return (0);
+		s += n + 1;
+	}
+	return (1);
+}
+
 static int
 get_string(json_object *v, const char *path, char **out,
     struct schema_error *err)
@@ -483,6 +522,8 @@ get_string(json_object *v, const char *path, char **out,
 	len = (size_t)json_object_get_string_len(v);
 	if (strlen(s) != len)
 		return (fail(err, path, "must not contain a NUL character"));
+	if (!valid_utf8((const unsigned char *)s))
+		return (fail(err, path, "is not valid UTF-8"));
 	*out = xstrdup(s);
 	return (0);
 }

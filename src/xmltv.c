@@ -23,11 +23,9 @@ struct xmltv {
 	xmlTextWriterPtr	 w;
 	xmltv_write_cb		 cb;
 	void			*arg;
-	int			 failed;	/* the callback or libxml2
-						   failed */
-	int			 programmes;	/* a programme was written: no
-						   more channels */
-	struct buf		 scratch;	/* a sanitised copy of a value */
+	int			 failed;	/* cb or libxml2 failed */
+	int			 programmes;	/* no more channels */
+	struct buf		 scratch;	/* a sanitised value */
 };
 
 /* libxml2's output callback: forwards the bytes, and remembers a failure
@@ -219,7 +217,7 @@ static int
 attribute(struct xmltv *x, const char *name, const char *value)
 {
 	return (check(x, xmlTextWriterWriteAttribute(x->w, CX(name),
-	    CX(clean(x, value)))));
+	    CX(clean(x, value != NULL ? value : "")))));
 }
 
 /* <name attr="value">text</name>, or nothing when text is blank; attr
@@ -267,16 +265,18 @@ xmltv_open(xmltv_write_cb cb, void *arg)
 	out = xmlOutputBufferCreateIO(iowrite, ioclose, x, NULL);
 	if (out == NULL)
 		goto fail;
-	/* The writer owns out from here. */
+	/* Once the writer exists, it owns out. */
 	if ((x->w = xmlNewTextWriter(out)) == NULL) {
 		xmlOutputBufferClose(out);
 		goto fail;
 	}
-	if (xmlTextWriterSetIndent(x->w, 1) < 0 ||
-	    xmlTextWriterSetIndentString(x->w, CX(INDENT)) < 0 ||
-	    xmlTextWriterStartDocument(x->w, NULL, "UTF-8", NULL) < 0 ||
+	/* Indented, but the DOCTYPE on one line (indenting folds it). */
+	if (xmlTextWriterStartDocument(x->w, NULL, "UTF-8", NULL) < 0 ||
 	    xmlTextWriterWriteDTD(x->w, CX("tv"), NULL, CX("xmltv.dtd"),
 	    NULL) < 0 ||
+	    xmlTextWriterWriteRaw(x->w, CX("\n")) < 0 ||
+	    xmlTextWriterSetIndent(x->w, 1) < 0 ||
+	    xmlTextWriterSetIndentString(x->w, CX(INDENT)) < 0 ||
 	    start(x, "tv") != 0 ||
 	    attribute(x, "generator-info-name", "amps") != 0)
 		goto fail;

@@ -205,6 +205,9 @@ START_TEST(test_errors)
 	    "'medium' is not one of: fast, slow");
 	assert_error("{\"nmae\":\"a\"}", "nmae", "did you mean 'name'");
 	assert_error("{\"name\":\"a\\u0000b\"}", "name", "NUL");
+	assert_error("{\"name\":\"a\xc3\x28\"}", "name", "not valid UTF-8");
+	assert_error("{\"name\":\"\xed\xa0\x80\"}", "name", "not valid UTF-8");
+	assert_error("{\"name\":\"\xc0\xaf\"}", "name", "not valid UTF-8");
 	assert_error("[]", "", "expected an object");
 }
 END_TEST
