@@ -26,7 +26,7 @@
 # each body under media_root/hls/bench/ so that lighttpd serves it as a
 # static file, runs wrk on the dynamic URL and on the static copy, and
 # prints requests/s of each, their ratio, and amps.fcgi's memory (VmHWM,
-# the peak, and VmRSS, from /proc) after the runs.  The targets of issue
+# the peak, after each row and at the end, and VmRSS, from /proc).  The targets of issue
 # 3: playlist and guide at least 0.5x the static file, RSS at most 16 MiB.
 #
 # Needs wrk, curl and lighttpd (tools/install-deps installs them).
@@ -146,8 +146,16 @@ until grep -q '^amps: serving ' serve.out 2>/dev/null; do
 	sleep 0.1
 done
 lighttpd_pid=$(pgrep -P "$serve_pid" -x lighttpd)
+fcgi_pid=$(pgrep -P "$lighttpd_pid" -x amps.fcgi || true)
 static=var/media/hls/bench
 mkdir -p "$static"
+
+# mem KEY: VmHWM or VmRSS of amps.fcgi, in MiB.
+mem()
+{
+	awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' \
+	    "/proc/$fcgi_pid/status" 2>/dev/null || echo "?"
+}
 
 # rps URL: wrk's requests/s.
 rps()
@@ -175,16 +183,10 @@ for spec in /playlist.m3u:playlist.m3u /epg.xml:epg.xml \
 	bytes=$(wc -c <"$static/$file" | tr -d ' ')
 	dyn=$(rps "$base$path")
 	sta=$(rps "$base/hls/bench/$file")
-	rows="$rows$path $bytes $cold_ms $dyn $sta
+	rows="$rows$path $bytes $cold_ms $dyn $sta $(mem VmHWM)
 "
 done
 
-fcgi_pid=$(pgrep -P "$lighttpd_pid" -x amps.fcgi || true)
-mem()
-{
-	awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' \
-	    "/proc/$fcgi_pid/status" 2>/dev/null || echo "?"
-}
 hwm=$(mem VmHWM)
 rss=$(mem VmRSS)
 
@@ -194,18 +196,19 @@ echo "amps responder benchmark: $channels channels x $programmes programmes;" \
 echo "build: $build ($(sed -n 's/^CFLAGS = //p' "$build/Makefile" | head -n 1))"
 echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) x $(nproc)"
 echo
-printf '%-14s %10s %9s %12s %12s %7s  %s\n' \
-    URL bytes "cold ms" "dynamic r/s" "static r/s" ratio target
-printf '%s' "$rows" | while read -r path bytes cold dyn sta; do
+printf '%-14s %10s %9s %12s %12s %7s  %-8s %s\n' \
+    URL bytes "cold ms" "dynamic r/s" "static r/s" ratio target "HWM MiB"
+printf '%s' "$rows" | while read -r path bytes cold dyn sta hwm_row; do
 	case $path in
 	/api/streams) target="-" ;;
 	*) target=">= 0.50" ;;
 	esac
-	printf '%-14s %10s %9s %12.0f %12.0f %7.2f  %s\n' "$path" "$bytes" \
-	    "$cold" "$dyn" "$sta" \
+	printf '%-14s %10s %9s %12.0f %12.0f %7.2f  %-8s %s\n' "$path" \
+	    "$bytes" "$cold" "$dyn" "$sta" \
 	    "$(awk -v a="$dyn" -v b="$sta" 'BEGIN { printf("%.4f", (b > 0) ? a / b : 0) }')" \
-	    "$target"
+	    "$target" "$hwm_row"
 done
+echo "(HWM MiB: amps.fcgi's peak resident memory after that row's runs)"
 echo
 echo "amps.fcgi (pid $fcgi_pid) memory after the runs: VmHWM $hwm MiB," \
     "VmRSS $rss MiB (target <= 16 MiB)"

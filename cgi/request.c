@@ -156,9 +156,10 @@ request_json(const struct request *r, json_object **out, char **cause)
 	tok = json_tokener_new_ex(32);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
-	j = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
+	/* With its NUL, so that a bare number at the end is complete. */
+	j = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len + 1);
 	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_success &&
+	if (jerr == json_tokener_success && j != NULL &&
 	    json_tokener_get_parse_end(tok) < r->body.len) {
 		/* Only white space may follow the value. */
 		const char	*p = r->body.data + json_tokener_get_parse_end(tok);
@@ -167,6 +168,11 @@ request_json(const struct request *r, json_object **out, char **cause)
 			p++;
 		if (*p != '\0')
 			jerr = json_tokener_error_parse_unexpected;
+	}
+	if (jerr == json_tokener_success && j == NULL) {
+		*cause = xstrdup("the body is JSON null");
+		json_tokener_free(tok);
+		return (EINVAL);
 	}
 	if (jerr != json_tokener_success || j == NULL) {
 		*cause = xprintf("malformed JSON body: %s",

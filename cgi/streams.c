@@ -133,10 +133,30 @@ write_channel(struct store *s, const struct channel *ch, int flags,
 	return (0);
 }
 
+/* The list streams one channel at a time (a catalogue of any size costs
+ * one channel of memory) and is kept in the response cache. */
+struct listing {
+	struct response	*resp;
+	struct buf	 out;
+	size_t		 n;
+};
+
 static int
 list_one(struct channel *ch, void *arg)
 {
-	json_object_array_add(arg, channel_json(ch));
+	struct listing	*l = arg;
+	json_object	*j;
+
+	j = channel_json(ch);
+	buf_adds(&l->out, l->n++ == 0 ? "[" : ",");
+	buf_adds(&l->out, json_object_to_json_string_ext(j,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+	if (l->out.len >= 16384) {
+		if (response_write(l->resp, l->out.data, l->out.len) != 0)
+			return (-1);
+		buf_reset(&l->out);
+	}
 	return (0);
 }
 
@@ -144,8 +164,10 @@ int
 streams_list(struct request *r, struct response *resp, json_object **json,
     char **cause)
 {
+	struct listing	 l;
 	struct filter	 f;
-	json_object	*arr;
+	char		*key, *cache_key;
+	int64_t		 gen;
 	int		 rc;
 
 	if ((rc = filter_from_request(&f, r, cause)) != 0)
@@ -155,15 +177,40 @@ streams_list(struct request *r, struct response *resp, json_object **json,
 	f.cf.now = 0;
 	f.cf.region = NULL;
 	f.cf.region_known = 0;
-	arr = json_object_new_array();
-	rc = catalog_channels_each(r->store, &f.cf, list_one, arr, cause);
-	filter_free(&f);
-	if (rc != 0) {
-		json_object_put(arr);
-		return (EIO);
+	key = filter_key(&f, r);
+	cache_key = xprintf("%s;api/streams", key);
+	gen = store_generation(r->store);
+	memset(&l, 0, sizeof l);
+	l.resp = resp;
+	if (response_etag(resp, r, gen, cache_key))
+		goto out;
+	if (r->head) {
+		response_begin(resp, "application/json", 1);
+		goto out;
 	}
-	*json = arr;
-	return (0);
+	if (response_begin_cached(resp, gen, cache_key,
+	    "application/json") != 0)
+		goto out;
+	rc = catalog_channels_each(r->store, &f.cf, list_one, &l, cause);
+	if (rc == -1 && resp->failed) {
+		/* The client left. */
+		free(*cause);
+		*cause = NULL;
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0) {
+		rc = EIO;
+		goto out;
+	}
+	buf_adds(&l.out, l.n == 0 ? "[]\n" : "]\n");
+	response_write(resp, l.out.data, l.out.len);
+out:
+	buf_free(&l.out);
+	free(cache_key);
+	free(key);
+	filter_free(&f);
+	return (rc);
 }
 
 static int

@@ -148,7 +148,7 @@ is_program(const char *path)
 	return (is_file(path) && access(path, X_OK) == 0);
 }
 
-/* mkdir -p. */
+/* mkdir -p: the folders serve writes into. */
 static int
 make_dirs(const char *path, mode_t mode)
 {
@@ -156,21 +156,14 @@ make_dirs(const char *path, mode_t mode)
 	int	 rc = 0;
 
 	copy = xstrdup(path);
-	for (p = copy + 1; rc == 0; p++) {
-		if (*p != '/' && *p != '\0')
+	for (p = copy + 1; rc == 0 && *p != '\0'; p++) {
+		if (*p != '/')
 			continue;
-		if (*p == '/' && p[1] == '\0') {
-			*p = '\0';	/* a trailing slash */
-			break;
-		}
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(copy, mode) != 0 && errno != EEXIST)
-				rc = -1;
+		*p = '\0';
+		if (mkdir(copy, mode) != 0 && errno != EEXIST)
+			rc = -1;	/* copy names the folder that failed */
+		else
 			*p = '/';
-			continue;
-		}
-		break;
 	}
 	if (rc == 0 && mkdir(copy, mode) != 0 && errno != EEXIST)
 		rc = -1;
@@ -304,9 +297,10 @@ static char *
 find_program(const char *exe_dir, const char *name, const char *tree_rel,
     const char *const *installed)
 {
-	char	*path, *real;
+	struct buf	 tried = BUF_INIT;
+	char		*path, *real;
 
-	if (exe_dir != NULL) {
+	if (exe_dir != NULL && tree_rel != NULL) {
 		path = xprintf("%s/../%s", exe_dir, tree_rel);
 		if (is_program(path)) {
 			if ((real = realpath(path, NULL)) != NULL) {
@@ -315,14 +309,21 @@ find_program(const char *exe_dir, const char *name, const char *tree_rel,
 			}
 			return (path);
 		}
+		buf_addf(&tried, " %s", path);
 		free(path);
 	}
 	for (; *installed != NULL; installed++) {
-		if (**installed != '\0' && is_program(*installed))
+		if (**installed == '\0')
+			continue;
+		if (is_program(*installed)) {
+			buf_free(&tried);
 			return (xstrdup(*installed));
+		}
+		buf_addf(&tried, " %s", *installed);
 	}
-	say("%s not found (looked beside %s and in %s)", name,
-	    exe_dir != NULL ? exe_dir : "amps", installed[-1]);
+	say("%s not found (tried%s)", name, tried.data != NULL ? tried.data :
+	    " nothing");
+	buf_free(&tried);
 	return (NULL);
 }
 
@@ -364,11 +365,11 @@ find_programs(struct serve *sv)
 static void
 split_listen(struct serve *sv)
 {
-	const char	*listen = sv->cfg->server.listen, *colon;
+	const char	*spec = sv->cfg->server.listen, *colon;
 	char		*host;
 
-	colon = strrchr(listen, ':');	/* conf.c checked the form */
-	host = xstrndup(listen, (size_t)(colon - listen));
+	colon = strrchr(spec, ':');	/* conf.c checked the form */
+	host = xstrndup(spec, (size_t)(colon - spec));
 	sv->port = xstrdup(colon + 1);
 	if (*host == '\0') {
 		free(host);
@@ -500,7 +501,7 @@ write_file(const char *path, const char *data, size_t len)
 static int
 write_lighttpd_conf(struct serve *sv)
 {
-	struct subst	 vars[13];
+	struct subst	 vars[14];
 	struct passwd	*pw;
 	struct group	*gr;
 	struct buf	 out = BUF_INIT;
@@ -521,6 +522,7 @@ write_lighttpd_conf(struct serve *sv)
 	vars[i++] = (struct subst){ "FCGI_SOCKET", sv->socket };
 	vars[i++] = (struct subst){ "FCGI_BIN", sv->fcgi };
 	vars[i++] = (struct subst){ "AMPS_CONF", sv->cfg->file };
+	vars[i++] = (struct subst){ "DATABASE", sv->cfg->server.database };
 	vars[i++] = (struct subst){ "CACHE_DIR", sv->cache_dir };
 	vars[i++] = (struct subst){ "PID_FILE", sv->pid_file };
 	vars[i++] = (struct subst){ "ERROR_LOG", sv->error_log };
@@ -999,10 +1001,10 @@ run(struct serve *sv)
 		pause_ms(sv, 50);
 	}
 	printf("amps: serving %s (lighttpd pid %ld, streamd pid %ld)\n"
-	    "amps: lighttpd config %s, log %s\n"
+	    "amps: lighttpd config %s (from %s), log %s\n"
 	    "amps: Ctrl-C or SIGTERM stops everything\n", sv->url,
 	    (long)sv->lighttpd_child.pid, (long)sv->streamd_child.pid,
-	    sv->conf_out, sv->error_log);
+	    sv->conf_out, sv->template, sv->error_log);
 	fflush(stdout);
 
 	for (;;) {

@@ -37,8 +37,12 @@ print(s.getsockname()[1])' && return 0
 	# No python3: a port in a range that nothing answers on.
 	p=$(( 20000 + $$ % 20000 ))
 	while [ "$p" -lt 65000 ]; do
-		if ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/"; then
-			[ $? -eq 7 ] && { echo "$p"; return 0; }
+		hc_rc=0
+		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" ||
+		    hc_rc=$?
+		if [ "$hc_rc" -eq 7 ]; then	# connection refused
+			echo "$p"
+			return 0
 		fi
 		p=$((p + 7))
 	done
@@ -261,6 +265,11 @@ hc_run()
 	assert_eq "304 body" 0 "$(wc -c <"$HC_B")"
 	hc_req GET "/playlist.m3u?$tok" -H 'If-None-Match: "other"'
 	hc_expect "playlist other If-None-Match" 200
+	# The responder caches the answer; lighttpd sends the cached copy
+	# itself (X-Sendfile).  It must be the same bytes.
+	cmp -s "$HC_B" "$T/playlist.plain" ||
+	    fail "playlist, asked again: not the same bytes ($(wc -c <"$HC_B") bytes)"
+	assert_eq "playlist asked again: ETag" "$etag" "$(hc_hdr ETag)"
 
 	note "playlist: gzip when accepted"
 	hc_req GET "/playlist.m3u?$tok" --compressed
@@ -269,8 +278,14 @@ hc_run()
 	assert_match "playlist Vary" 'Accept-Encoding' "$(hc_hdr Vary)"
 	cmp -s "$HC_B" "$T/playlist.plain" ||
 	    fail "playlist gzip: the decoded body differs from the plain one"
+	hc_req GET "/playlist.m3u?$tok" --compressed
+	assert_eq "playlist gzip again" gzip "$(hc_hdr Content-Encoding)"
+	cmp -s "$HC_B" "$T/playlist.plain" ||
+	    fail "playlist gzip, asked again: the decoded body differs"
 	hc_req GET "/playlist.m3u?$tok"
 	assert_eq "no gzip unless asked" "" "$(hc_hdr Content-Encoding)"
+	cmp -s "$HC_B" "$T/playlist.plain" ||
+	    fail "playlist without gzip after gzip: not the same bytes"
 
 	note "playlist: HEAD, .m3u8, the other credentials"
 	hc_req HEAD "/playlist.m3u?$tok"
@@ -310,6 +325,10 @@ hc_run()
 	    "$(grep -c '<channel id=' "$T/epg.xml")"
 	assert_eq "epg programmes" "$((HC_CHANNELS * 2))" \
 	    "$(grep -c '<programme ' "$T/epg.xml")"
+	hc_req GET "/epg.xml?$tok"
+	hc_expect "epg.xml again" 200
+	cmp -s "$HC_B" "$T/epg.xml" ||
+	    fail "epg.xml, asked again: not the same bytes ($(wc -c <"$HC_B") bytes)"
 	hc_req GET "/epg.xml?$tok" --compressed
 	hc_expect "epg.xml gzip" 200
 	assert_eq "epg.xml Content-Encoding" gzip "$(hc_hdr Content-Encoding)"
@@ -325,6 +344,10 @@ hc_run()
 	assert_match "api/epg type" '^application/json' "$(hc_hdr Content-Type)"
 	assert_match "api/epg has the programmes" 'Late show 1' "$(hc_body)"
 	hc_json_valid "api/epg"
+	cp "$HC_B" "$T/epg.json"
+	hc_req GET "/api/epg?$tok"
+	cmp -s "$HC_B" "$T/epg.json" ||
+	    fail "api/epg, asked again: not the same bytes"
 
 	note "stream API: list, one, programmes, status"
 	hc_req GET /api/streams -H "X-Amps-Token: $HC_TOKEN"
