@@ -241,7 +241,6 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
 	struct guide	 g;
 	struct filter	 f;
 	char		*key = NULL, *cache_key = NULL;
-	int64_t		 gen;
 	int		 error = 0, have_filter = 0;
 
 	(void)json;
@@ -254,17 +253,9 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
 		goto out;
 	have_filter = 1;
 	key = filter_key(&f, r);
-	gen = store_generation(r->store);
-	if (response_etag(resp, r, gen, key))
-		goto out;
-	if (r->head) {
-		response_begin(resp, EPG_XML_TYPE, 1);
-		goto out;
-	}
-	/* A guide already written for this generation and key is sent from
-	 * the cache (by the web server itself where it can). */
 	cache_key = xprintf("%s;epg.xml", key);
-	if (response_begin_cached(resp, gen, cache_key, EPG_XML_TYPE) != 0)
+	if (response_begin_cacheable(resp, r, store_generation(r->store),
+	    cache_key, EPG_XML_TYPE) != 0)
 		goto out;
 
 	if ((g.x = xmltv_open(xml_write, &g)) == NULL) {
@@ -355,7 +346,6 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
 	struct filter	 f;
 	json_object	*generated;
 	char		*key = NULL, *cache_key = NULL, t[TIMEFMT_BUFSIZE];
-	int64_t		 gen;
 	int		 error = 0, have_filter = 0;
 
 	(void)json;
@@ -368,17 +358,9 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
 		goto out;
 	have_filter = 1;
 	key = filter_key(&f, r);
-	gen = store_generation(r->store);
-	if (response_etag(resp, r, gen, key))
-		goto out;
-	if (r->head) {
-		response_begin(resp, EPG_JSON_TYPE, 1);
-		goto out;
-	}
-	/* A guide already written for this generation and key is sent from
-	 * the cache (by the web server itself where it can). */
 	cache_key = xprintf("%s;api/epg", key);
-	if (response_begin_cached(resp, gen, cache_key, EPG_JSON_TYPE) != 0)
+	if (response_begin_cacheable(resp, r, store_generation(r->store),
+	    cache_key, EPG_JSON_TYPE) != 0)
 		goto out;
 
 	timefmt_format_iso8601(f.cf.now - f.cf.now % 60, t, sizeof t);

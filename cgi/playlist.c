@@ -193,7 +193,6 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 	struct filter	 f;
 	char		*key = NULL, *variant = NULL, *epg = NULL;
 	size_t		 n;
-	int64_t		 gen;
 	int		 error, m3u8, have_filter = 0;
 
 	memset(&pl, 0, sizeof pl);
@@ -223,16 +222,8 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 	key = filter_key(&f, r);
 	variant = xprintf("%s;v=%d;b=%s;x=%s", key, pl.variants, pl.base,
 	    m3u8 ? "m3u8" : "m3u");
-	gen = store_generation(r->store);
-	if (response_etag(resp, r, gen, variant))
-		goto out;
-	if (r->head) {
-		response_begin(resp, pl.content_type, 1);
-		goto out;
-	}
-	/* A playlist already written for this generation and key is sent
-	 * from the cache (by the web server itself where it can). */
-	if (response_begin_cached(resp, gen, variant, pl.content_type) != 0)
+	if (response_begin_cacheable(resp, r, store_generation(r->store),
+	    variant, pl.content_type) != 0)
 		goto out;
 
 	epg = xprintf("%s/epg.xml%s%s", pl.base, pl.query != NULL ? "?" : "",

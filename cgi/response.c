@@ -464,3 +464,16 @@ response_begin_cached(struct response *resp, int64_t generation,
 		return (-1);
 	return (send_head(resp, -1) == 0 ? 0 : -1);
 }
+
+int
+response_begin_cacheable(struct response *resp, const struct request *r,
+    int64_t generation, const char *key, const char *content_type)
+{
+	if (response_etag(resp, r, generation, key))
+		return (1);
+	if (r->head) {
+		response_begin(resp, content_type, 1);
+		return (1);
+	}
+	return (response_begin_cached(resp, generation, key, content_type));
+}

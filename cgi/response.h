@@ -84,6 +84,16 @@ void	 response_cache_init(const char *dir, int sendfile);
 int	 response_begin_cached(struct response *resp, int64_t generation,
 	    const char *key, const char *content_type);
 
+/* The start of every cacheable GET (playlists, guides, lists), in one
+ * place: the ETag (304 when it matches), HEAD (headers only), then the
+ * cache.  key names the representation (route and filters).  Returns 1
+ * when the answer is complete (the handler returns 0 at once), 0 when the
+ * handler must now write the body (the headers are sent), -1 when the
+ * client is gone. */
+int	 response_begin_cacheable(struct response *resp,
+	    const struct request *r, int64_t generation, const char *key,
+	    const char *content_type);
+
 /* Sends a buffered response (status, headers, body; gzip when accepted
  * and the body is large enough), or finishes a streamed one (flushes the
  * gzip trailer).  Called once by the caller of route_process. */

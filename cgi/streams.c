@@ -167,7 +167,6 @@ streams_list(struct request *r, struct response *resp, json_object **json,
 	struct listing	 l;
 	struct filter	 f;
 	char		*key, *cache_key;
-	int64_t		 gen;
 	int		 rc;
 
 	if ((rc = filter_from_request(&f, r, cause)) != 0)
@@ -179,17 +178,10 @@ streams_list(struct request *r, struct response *resp, json_object **json,
 	f.cf.region_known = 0;
 	key = filter_key(&f, r);
 	cache_key = xprintf("%s;api/streams", key);
-	gen = store_generation(r->store);
 	memset(&l, 0, sizeof l);
 	l.resp = resp;
-	if (response_etag(resp, r, gen, cache_key))
-		goto out;
-	if (r->head) {
-		response_begin(resp, "application/json", 1);
-		goto out;
-	}
-	if (response_begin_cached(resp, gen, cache_key,
-	    "application/json") != 0)
+	if (response_begin_cacheable(resp, r, store_generation(r->store),
+	    cache_key, "application/json") != 0)
 		goto out;
 	rc = catalog_channels_each(r->store, &f.cf, list_one, &l, cause);
 	if (rc == -1 && resp->failed) {

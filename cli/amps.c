@@ -1,17 +1,14 @@
 #include "config.h"
 
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "channel.h"
 #include "conf.h"
 #include "crypto.h"
@@ -20,8 +17,6 @@
 #include "sync.h"
 #include "xmalloc.h"
 
-#define EXIT_USAGE	2
-
 struct cmd {
 	const char	*name;
 	int		(*fn)(const char *, int, char **);
@@ -29,78 +24,18 @@ struct cmd {
 	const char	*help;
 };
 
-static void
-warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-warnx_(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("amps: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* Loads the config or prints its one error line.  Returns 0, or the exit
- * status. */
-static int
-load_config(const char *path, struct config **cfg)
-{
-	struct conf_error	 err;
-	char			*line;
-
-	if (conf_load(path, cfg, &err) != 0) {
-		line = conf_error_string(&err);
-		fprintf(stderr, "%s\n", line);
-		free(line);
-		conf_error_clear(&err);
-		return (EXIT_USAGE);
-	}
-	return (0);
-}
-
-/* mkdir -p for the folders amps writes into. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-	char	*copy, *p;
-
-	copy = xstrdup(path);
-	for (p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, mode) != 0 && errno != EEXIST) {
-			warnx_("%s: %s", copy, strerror(errno));
-			free(copy);
-			return (-1);
-		}
-		*p = '/';
-	}
-	if (mkdir(copy, mode) != 0 && errno != EEXIST) {
-		warnx_("%s: %s", copy, strerror(errno));
-		free(copy);
-		return (-1);
-	}
-	free(copy);
-	return (0);
-}
-
 static int
 open_store(const struct config *cfg, int flags, struct store **s)
 {
 	char	*cause = NULL;
 
 	if (!(flags & STORE_CREATE) && access(cfg->server.database, F_OK) != 0) {
-		warnx_("%s: no database; run amps init first",
+		cli_warn("%s: no database; run amps init first",
 		    cfg->server.database);
 		return (1);
 	}
 	if (store_open(cfg->server.database, flags, s, &cause) != 0) {
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		return (1);
 	}
@@ -115,9 +50,6 @@ cmd_init(const char *conf, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config		*cfg = NULL;
-	struct store		*s = NULL;
-	struct sync_report	 r;
-	char			*dir, *cause = NULL;
 	int			 ch, flags = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -126,36 +58,12 @@ cmd_init(const char *conf, int argc, char **argv)
 		flags |= SYNC_FORCE;
 	}
 	if (optind != argc) {
-		warnx_("init takes no arguments");
+		cli_warn("init takes no arguments");
 		return (EXIT_USAGE);
 	}
-	if ((rc = load_config(conf, &cfg)) != 0)
+	if ((rc = cli_load_config(conf, &cfg)) != 0)
 		return (rc);
-
-	dir = xstrdup(cfg->server.database);
-	rc = make_dirs(dirname(dir), 0750) != 0 ||
-	    make_dirs(cfg->server.media_root, 0755) != 0;
-	free(dir);
-	if (rc != 0 || (rc = open_store(cfg, STORE_CREATE | STORE_MIGRATE,
-	    &s)) != 0) {
-		conf_free(cfg);
-		return (1);
-	}
-	if (sync_import(s, cfg, flags, &r, &cause) != 0) {
-		warnx_("%s: %s", cfg->server.database, cause);
-		free(cause);
-		rc = 1;
-	} else {
-		printf("amps: %s: %u added, %u updated, %u removed, %u kept, "
-		    "%u unchanged (generation %lld)\n", cfg->server.database,
-		    r.added, r.updated, r.removed, r.kept, r.unchanged,
-		    (long long)store_generation(s));
-		if (r.kept > 0)
-			printf("amps: %u API change(s) kept over the file; "
-			    "amps save writes them to it, init --force drops "
-			    "them\n", r.kept);
-	}
-	store_close(s);
+	rc = cli_import(cfg, flags);
 	conf_free(cfg);
 	return (rc);
 }
@@ -167,10 +75,10 @@ cmd_check_config(const char *conf, int argc, char **argv)
 	int		 rc;
 
 	if (argc > 1) {
-		warnx_("check-config takes no arguments");
+		cli_warn("check-config takes no arguments");
 		return (EXIT_USAGE);
 	}
-	if ((rc = load_config(conf, &cfg)) != 0)
+	if ((rc = cli_load_config(conf, &cfg)) != 0)
 		return (rc);
 	printf("%s: ok: %zu streams, %zu scheduled streams, %zu profiles, "
 	    "%zu EPG sources, %zu webhooks\n", cfg->file, cfg->streams.n,
@@ -231,10 +139,10 @@ cmd_list(const char *conf, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = 1;
 	else if (argc > 1) {
-		warnx_("usage: amps list [--json]");
+		cli_warn("usage: amps list [--json]");
 		return (EXIT_USAGE);
 	}
-	if ((rc = load_config(conf, &cfg)) != 0)
+	if ((rc = cli_load_config(conf, &cfg)) != 0)
 		return (rc);
 	if ((rc = open_store(cfg, STORE_READONLY, &s)) != 0) {
 		conf_free(cfg);
@@ -249,7 +157,7 @@ cmd_list(const char *conf, int argc, char **argv)
 		rc = catalog_channels_each(s, &all, list_text, NULL, &cause);
 	}
 	if (rc != 0) {
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		rc = 1;
 	} else if (json)
@@ -276,10 +184,10 @@ cmd_save(const char *conf, int argc, char **argv)
 		out = optarg;
 	}
 	if (optind != argc) {
-		warnx_("usage: amps save [-o FILE]");
+		cli_warn("usage: amps save [-o FILE]");
 		return (EXIT_USAGE);
 	}
-	if ((rc = load_config(conf, &cfg)) != 0)
+	if ((rc = cli_load_config(conf, &cfg)) != 0)
 		return (rc);
 	if ((rc = open_store(cfg, 0, &s)) != 0) {
 		conf_free(cfg);
@@ -287,7 +195,7 @@ cmd_save(const char *conf, int argc, char **argv)
 	}
 	if (sync_export(s, out != NULL ? out : cfg->file,
 	    out != NULL ? 0 : SYNC_SAVED, &cause) != 0) {
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		rc = 1;
 	} else
@@ -315,15 +223,15 @@ key_add(struct store *s, int argc, char **argv)
 		role = optarg;
 	}
 	if (optind + 1 != argc) {
-		warnx_("usage: amps key add NAME [--role viewer|admin]");
+		cli_warn("usage: amps key add NAME [--role viewer|admin]");
 		return (EXIT_USAGE);
 	}
 	if (strcmp(role, "viewer") != 0 && strcmp(role, "admin") != 0) {
-		warnx_("role must be viewer or admin, not '%s'", role);
+		cli_warn("role must be viewer or admin, not '%s'", role);
 		return (EXIT_USAGE);
 	}
 	if (crypto_random_hex(32, key) != 0) {
-		warnx_("no random numbers");
+		cli_warn("no random numbers");
 		return (1);
 	}
 	memset(&k, 0, sizeof k);
@@ -335,7 +243,7 @@ key_add(struct store *s, int argc, char **argv)
 	    catalog_key_put(s, &k, CATALOG_API | CATALOG_CREATE, &cause) != 0 ||
 	    store_commit(s, &cause) != 0) {
 		store_rollback(s);
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		rc = 1;
 	} else
@@ -354,7 +262,7 @@ key_list(struct store *s)
 	size_t			 i;
 
 	if (catalog_keys(s, &keys, &cause) != 0) {
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		return (1);
 	}
@@ -380,14 +288,14 @@ key_revoke(struct store *s, int argc, char **argv)
 	char	*cause = NULL;
 
 	if (argc != 2) {
-		warnx_("usage: amps key revoke NAME");
+		cli_warn("usage: amps key revoke NAME");
 		return (EXIT_USAGE);
 	}
 	if (store_begin(s, &cause) != 0 ||
 	    catalog_key_delete(s, argv[1], CATALOG_API, &cause) != 0 ||
 	    store_commit(s, &cause) != 0) {
 		store_rollback(s);
-		warnx_("%s", cause);
+		cli_warn("%s", cause);
 		free(cause);
 		return (1);
 	}
@@ -404,10 +312,10 @@ cmd_key(const char *conf, int argc, char **argv)
 
 	if (argc < 2 || (strcmp(argv[1], "add") != 0 &&
 	    strcmp(argv[1], "list") != 0 && strcmp(argv[1], "revoke") != 0)) {
-		warnx_("usage: amps key add|list|revoke ...");
+		cli_warn("usage: amps key add|list|revoke ...");
 		return (EXIT_USAGE);
 	}
-	if ((rc = load_config(conf, &cfg)) != 0)
+	if ((rc = cli_load_config(conf, &cfg)) != 0)
 		return (rc);
 	if ((rc = open_store(cfg, 0, &s)) != 0) {
 		conf_free(cfg);
@@ -496,7 +404,7 @@ main(int argc, char **argv)
 			return (c->fn(conf, argc, argv));
 		}
 	}
-	warnx_("unknown command '%s'", argv[0]);
+	cli_warn("unknown command '%s'", argv[0]);
 	usage(stderr);
 	return (EXIT_USAGE);
 }

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "cli.h"
 #include "serve.h"
 #include "store.h"
 #include "sync.h"
@@ -59,7 +60,6 @@
  * built amps never runs an older installed responder.
  */
 
-#define EXIT_USAGE	2
 #define STOP_GRACE_MS	5000	/* SIGTERM, then SIGKILL after this */
 #define READY_MS	10000	/* how long lighttpd may take to listen */
 #define TREE_LEVELS	3	/* cli/ -> build/debug/ -> build/ -> top */
@@ -109,21 +109,6 @@ struct serve {
 };
 
 static void
-say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-say(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("amps: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void
 on_signal(int sig)
 {
 	if (sig == SIGCHLD)
@@ -146,31 +131,6 @@ static int
 is_program(const char *path)
 {
 	return (is_file(path) && access(path, X_OK) == 0);
-}
-
-/* mkdir -p: the folders serve writes into. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-	char	*copy, *p;
-	int	 rc = 0;
-
-	copy = xstrdup(path);
-	for (p = copy + 1; rc == 0 && *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, mode) != 0 && errno != EEXIST)
-			rc = -1;	/* copy names the folder that failed */
-		else
-			*p = '/';
-	}
-	if (rc == 0 && mkdir(copy, mode) != 0 && errno != EEXIST)
-		rc = -1;
-	if (rc != 0)
-		say("%s: %s", copy, strerror(errno));
-	free(copy);
-	return (rc);
 }
 
 static char *
@@ -275,7 +235,7 @@ find_template(const char *exe_dir)
 		path = xprintf("%s/%s", env, TEMPLATE);
 		if (is_file(path))
 			return (path);
-		say("%s: no such file ($AMPS_DATADIR is set)", path);
+		cli_warn("%s: no such file ($AMPS_DATADIR is set)", path);
 		free(path);
 		return (NULL);
 	}
@@ -284,7 +244,7 @@ find_template(const char *exe_dir)
 	path = xstrdup(PKGDATADIR "/" TEMPLATE);
 	if (is_file(path))
 		return (path);
-	say("%s: no such file (nor in a source tree above %s; set "
+	cli_warn("%s: no such file (nor in a source tree above %s; set "
 	    "$AMPS_DATADIR to the folder that holds lighttpd/)", path,
 	    exe_dir != NULL ? exe_dir : "amps");
 	free(path);
@@ -321,7 +281,7 @@ find_program(const char *exe_dir, const char *name, const char *tree_rel,
 		}
 		buf_addf(&tried, " %s", *installed);
 	}
-	say("%s not found (tried%s)", name, tried.data != NULL ? tried.data :
+	cli_warn("%s not found (tried%s)", name, tried.data != NULL ? tried.data :
 	    " nothing");
 	buf_free(&tried);
 	return (NULL);
@@ -349,7 +309,7 @@ find_programs(struct serve *sv)
 
 	if ((sv->lighttpd = find_program(NULL, "lighttpd", NULL,
 	    lighttpd)) == NULL) {
-		say("install lighttpd (tools/install-deps does)");
+		cli_warn("install lighttpd (tools/install-deps does)");
 		rc = -1;
 	} else if ((sv->fcgi = find_program(sv->exe_dir, "amps.fcgi",
 	    "cgi/amps.fcgi", fcgi)) == NULL ||
@@ -387,7 +347,7 @@ quotable(const char *name, const char *value)
 
 	for (p = value; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
-			say("%s '%s' has a character that lighttpd's config "
+			cli_warn("%s '%s' has a character that lighttpd's config "
 			    "cannot hold (\", \\ or a control character)",
 			    name, value);
 			return (-1);
@@ -432,7 +392,7 @@ fill_template(const char *path, const char *text, const struct subst *vars,
 				break;
 		}
 		if (v->name == NULL) {
-			say("%s:%zu: unknown placeholder %.*s", path, line,
+			cli_warn("%s:%zu: unknown placeholder %.*s", path, line,
 			    (int)(n + 2), p);
 			return (-1);
 		}
@@ -451,13 +411,13 @@ read_file(const char *path)
 	FILE		*f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		say("%s: %s", path, strerror(errno));
+		cli_warn("%s: %s", path, strerror(errno));
 		return (NULL);
 	}
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
 		buf_add(&b, chunk, n);
 	if (ferror(f)) {
-		say("%s: read error", path);
+		cli_warn("%s: read error", path);
 		fclose(f);
 		buf_free(&b);
 		return (NULL);
@@ -476,7 +436,7 @@ write_file(const char *path, const char *data, size_t len)
 
 	tmp = xprintf("%s.tmp", path);
 	if ((f = fopen(tmp, "w")) == NULL) {
-		say("%s: %s", tmp, strerror(errno));
+		cli_warn("%s: %s", tmp, strerror(errno));
 		free(tmp);
 		return (-1);
 	}
@@ -487,7 +447,7 @@ write_file(const char *path, const char *data, size_t len)
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -1;
 	if (rc != 0) {
-		say("%s: %s", path, strerror(errno));
+		cli_warn("%s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
 	free(tmp);
@@ -559,27 +519,27 @@ take_lock(struct serve *sv)
 
 	sv->lock_fd = open(sv->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (sv->lock_fd == -1) {
-		say("%s: %s", sv->lock_path, strerror(errno));
+		cli_warn("%s: %s", sv->lock_path, strerror(errno));
 		return (-1);
 	}
 	if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
-			say("%s: %s", sv->lock_path, strerror(errno));
+			cli_warn("%s: %s", sv->lock_path, strerror(errno));
 			return (-1);
 		}
 		n = pread(sv->lock_fd, text, sizeof text - 1, 0);
 		text[n > 0 ? n : 0] = '\0';
 		pid = strtol(text, NULL, 10);
 		if (pid > 0)
-			say("already running (pid %ld)", pid);
+			cli_warn("already running (pid %ld)", pid);
 		else
-			say("already running (%s is locked)", sv->lock_path);
+			cli_warn("already running (%s is locked)", sv->lock_path);
 		return (1);
 	}
 	n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
 	if (ftruncate(sv->lock_fd, 0) != 0 ||
 	    pwrite(sv->lock_fd, text, (size_t)n, 0) != n) {
-		say("%s: %s", sv->lock_path, strerror(errno));
+		cli_warn("%s: %s", sv->lock_path, strerror(errno));
 		return (-1);
 	}
 	return (0);
@@ -608,16 +568,16 @@ drop_root(const struct config *cfg)
 	if (st.st_uid == 0)
 		return (0);
 	if ((pw = getpwuid(st.st_uid)) == NULL) {
-		say("uid %u owns the database's folder but has no account",
+		cli_warn("uid %u owns the database's folder but has no account",
 		    (unsigned)st.st_uid);
 		return (-1);
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
 	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		say("cannot switch to %s: %s", pw->pw_name, strerror(errno));
+		cli_warn("cannot switch to %s: %s", pw->pw_name, strerror(errno));
 		return (-1);
 	}
-	say("running as %s, the owner of the database's folder",
+	cli_warn("running as %s, the owner of the database's folder",
 	    pw->pw_name);
 	return (0);
 }
@@ -627,16 +587,14 @@ drop_root(const struct config *cfg)
 static int
 prepare(struct serve *sv)
 {
-	struct store		*s = NULL;
-	struct sync_report	 r;
-	char			*dbdir, *old, *cause = NULL;
+	char			*dbdir, *old;
 	int			 rc;
 
 	dbdir = folder_of(sv->cfg->server.database);
 	sv->run_dir = xprintf("%s/run", dbdir);
 	sv->cache_dir = xprintf("%s/cache", dbdir);
-	rc = make_dirs(dbdir, 0750) != 0 || make_dirs(sv->run_dir, 0750) != 0 ||
-	    make_dirs(sv->cfg->server.media_root, 0755) != 0;
+	rc = cli_make_dirs(dbdir, 0750) != 0 ||
+	    cli_make_dirs(sv->run_dir, 0750) != 0;
 	free(dbdir);
 	if (rc != 0)
 		return (1);
@@ -644,19 +602,8 @@ prepare(struct serve *sv)
 	sv->lock_path = xprintf("%s.serve.lock", sv->cfg->server.database);
 	if ((rc = take_lock(sv)) != 0)
 		return (1);
-
-	if (store_open(sv->cfg->server.database, STORE_CREATE | STORE_MIGRATE,
-	    &s, &cause) != 0 || sync_import(s, sv->cfg, 0, &r, &cause) != 0) {
-		say("%s: %s", sv->cfg->server.database, cause);
-		free(cause);
-		store_close(s);
+	if (cli_import(sv->cfg, 0) != 0)
 		return (1);
-	}
-	printf("amps: %s: %u added, %u updated, %u removed, %u kept, "
-	    "%u unchanged (generation %lld)\n", sv->cfg->server.database,
-	    r.added, r.updated, r.removed, r.kept, r.unchanged,
-	    (long long)store_generation(s));
-	store_close(s);
 
 	sv->conf_out = xprintf("%s/lighttpd.conf", sv->run_dir);
 	sv->error_log = xprintf("%s/lighttpd.log", sv->run_dir);
@@ -664,7 +611,7 @@ prepare(struct serve *sv)
 	sv->socket = xprintf("%s/amps.fcgi.sock", sv->run_dir);
 	/* lighttpd appends "-0" to the socket of a bin-path backend. */
 	if (strlen(sv->socket) + 2 > FCGI_SOCKET_MAX) {
-		say("%s: too long for a unix socket (%d bytes at most); "
+		cli_warn("%s: too long for a unix socket (%d bytes at most); "
 		    "move the database to a shorter path", sv->socket,
 		    FCGI_SOCKET_MAX - 2);
 		return (1);
@@ -693,7 +640,7 @@ spawn(struct serve *sv, struct child *c, const char *path, char *const *argv)
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1) {
-		say("fork: %s", strerror(errno));
+		cli_warn("fork: %s", strerror(errno));
 		return (-1);
 	}
 	if (pid == 0) {
@@ -721,10 +668,10 @@ static void
 describe_exit(const struct child *c)
 {
 	if (WIFEXITED(c->status))
-		say("%s (pid %ld) exited with status %d", c->name,
+		cli_warn("%s (pid %ld) exited with status %d", c->name,
 		    (long)c->pid, WEXITSTATUS(c->status));
 	else if (WIFSIGNALED(c->status))
-		say("%s (pid %ld) was killed by signal %d", c->name,
+		cli_warn("%s (pid %ld) was killed by signal %d", c->name,
 		    (long)c->pid, WTERMSIG(c->status));
 }
 
@@ -750,7 +697,7 @@ show_log_tail(const char *path, int lines)
 	}
 	if (*p == '\n')
 		p++;
-	say("the end of %s:", path);
+	cli_warn("the end of %s:", path);
 	fputs(p, stderr);
 	if (*p != '\0' && text[strlen(text) - 1] != '\n')
 		fputc('\n', stderr);
@@ -928,7 +875,7 @@ stop_all(struct serve *sv)
 	}
 	for (i = 0; i < sizeof cs / sizeof cs[0]; i++) {
 		if (running(cs[i]))
-			say("%s (pid %ld) did not stop in %d s; killing it",
+			cli_warn("%s (pid %ld) did not stop in %d s; killing it",
 			    cs[i]->name, (long)cs[i]->pid,
 			    STOP_GRACE_MS / 1000);
 		if (cs[i]->pid > 0)
@@ -968,7 +915,7 @@ run(struct serve *sv)
 	sv->streamd_child.name = "streamd";
 	/* Else the wait below would take the other server for lighttpd. */
 	if (listening(sv)) {
-		say("something already listens on %s; stop it or change "
+		cli_warn("something already listens on %s; stop it or change "
 		    "server.listen in %s", sv->url, sv->cfg->file);
 		return (1);
 	}
@@ -992,7 +939,7 @@ run(struct serve *sv)
 			return (0);
 		}
 		if (now_ms() >= deadline) {
-			say("lighttpd does not answer on %s after %d s",
+			cli_warn("lighttpd does not answer on %s after %d s",
 			    sv->url, READY_MS / 1000);
 			show_log_tail(sv->error_log, 10);
 			stop_all(sv);
@@ -1012,7 +959,7 @@ run(struct serve *sv)
 			got_chld = 0;
 			if (reap(sv) > 0) {
 				report_dead(sv);
-				say("stopping everything");
+				cli_warn("stopping everything");
 				stop_all(sv);
 				return (1);
 			}
@@ -1024,7 +971,7 @@ run(struct serve *sv)
 				kill(sv->streamd_child.pid, SIGHUP);
 		}
 		if (got_stop) {
-			say("stopping");
+			cli_warn("stopping");
 			stop_all(sv);
 			return (0);
 		}
@@ -1063,33 +1010,26 @@ cmd_serve(const char *conf, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct serve		 sv;
-	struct conf_error	 err;
 	struct sigaction	 sa;
 	sigset_t		 block;
-	char			*line;
 	int			 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (ch != 'c') {
-			say("usage: amps serve [-c FILE]");
+			cli_warn("usage: amps serve [-c FILE]");
 			return (EXIT_USAGE);
 		}
 		conf = optarg;
 	}
 	if (optind != argc) {
-		say("usage: amps serve [-c FILE]");
+		cli_warn("usage: amps serve [-c FILE]");
 		return (EXIT_USAGE);
 	}
 
 	memset(&sv, 0, sizeof sv);
 	sv.lock_fd = -1;
-	if (conf_load(conf, &sv.cfg, &err) != 0) {
-		line = conf_error_string(&err);
-		fprintf(stderr, "%s\n", line);
-		free(line);
-		conf_error_clear(&err);
-		return (EXIT_USAGE);
-	}
+	if ((rc = cli_load_config(conf, &sv.cfg)) != 0)
+		return (rc);
 
 	/* Signals are blocked except while serve sleeps in pselect. */
 	sigemptyset(&block);
