@@ -46,7 +46,11 @@ filter_from_request(struct filter *f, const struct request *r, char **cause)
 	int		 have_ids = 0;
 
 	memset(f, 0, sizeof *f);
-	f->cf.now = (int64_t)time(NULL);
+	/* Windows apply at the minute: the same instant for the filter, the
+	 * next programme and the cache key (filter_key), so that one key
+	 * always names one answer.  A window opens or closes at most 59 s
+	 * late. */
+	f->cf.now = (int64_t)time(NULL) / 60 * 60;
 	f->cf.region = r->region;
 	/* Region rules always apply: an unknown viewer does not see a
 	 * channel that has an allow list (P5). */
@@ -106,8 +110,8 @@ filter_key(const struct filter *f, const struct request *r)
 	buf_adds(&b, ";i=");
 	for (i = 0; i < f->nids; i++)
 		buf_addf(&b, "%lld,", f->ids[i]);
-	/* The window moves with time, not with the generation: a channel
-	 * that opens or closes changes the answer.  The minute is enough. */
+	/* The window moves with time, not with the generation: the answer
+	 * changes with the minute that cf.now holds. */
 	buf_addf(&b, ";t=%lld", (long long)(f->cf.now / 60));
 	return (buf_detach(&b));
 }

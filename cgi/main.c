@@ -111,7 +111,6 @@ handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
 {
 	struct request	 r;
 	struct response	 resp;
-	const char	*ae;
 	int		 status;
 
 	response_init(&resp);
@@ -121,8 +120,7 @@ handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
 	r.store = s;
 	r.site = site_get(s);
 	resp.head = r.head;
-	ae = request_header(&r, "Accept-Encoding");
-	resp.gzip_ok = ae != NULL && strstr(ae, "gzip") != NULL;
+	resp.gzip_ok = request_accepts_gzip(&r);
 	if (status != 0)
 		response_error(&resp, status, "malformed request");
 	else if (read_body(&r, &resp, rd, rarg) == 0)

@@ -233,3 +233,36 @@ request_param_id(const struct request *r, size_t i, long long *id,
 	return (0);
 }
 
+
+int
+request_accepts_gzip(const struct request *r)
+{
+	const char	*ae, *p, *end, *semi, *q;
+	size_t		 n;
+	double		 qv;
+	int		 gzip = -1, star = -1, *slot;
+
+	if ((ae = request_header(r, "Accept-Encoding")) == NULL)
+		return (0);
+	for (p = ae; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		semi = memchr(p, ';', (size_t)(end - p));
+		n = (size_t)((semi != NULL ? semi : end) - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if ((n == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+		    (n == 6 && strncasecmp(p, "x-gzip", 6) == 0))
+			slot = &gzip;
+		else if (n == 1 && *p == '*')
+			slot = &star;
+		else
+			continue;
+		qv = 1;
+		if (semi != NULL && (q = strstr(semi, "q=")) != NULL && q < end)
+			qv = strtod(q + 2, NULL);
+		*slot = qv > 0;
+	}
+	return (gzip != -1 ? gzip : star == 1);
+}

@@ -57,6 +57,9 @@ const char	*request_env(const struct request *r, const char *name);
 const char	*request_header(const struct request *r, const char *name);
 /* The first value of a query key, or NULL. */
 const char	*request_query(const struct request *r, const char *key);
+/* Whether the client takes gzip (RFC 9110 12.5.3): "gzip" or "x-gzip"
+ * (or "*") in Accept-Encoding with a q-value above 0. */
+int		 request_accepts_gzip(const struct request *r);
 /* The body as JSON: 0 and *out (caller puts), or EINVAL with *cause. */
 int		 request_json(const struct request *r, json_object **out,
 		    char **cause);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "request.h"
 #include "response.h"
+#include "site.h"
 #include "xmalloc.h"
 
 /* Bodies smaller than this are not worth a gzip header. */
@@ -166,9 +167,13 @@ response_etag(struct response *resp, const struct request *r,
 	crypto_sha256_hex(variant != NULL ? variant : "",
 	    variant != NULL ? strlen(variant) : 0, hash);
 	hash[16] = '\0';
-	etag = xprintf("\"g%lld-%s\"", (long long)generation, hash);
+	/* The gzip body is another representation: another tag. */
+	etag = xprintf("\"g%lld-%s%s\"", (long long)generation, hash,
+	    resp->gzip_ok ? "-gz" : "");
 	response_header(resp, "ETag", "%s", etag);
 	response_header(resp, "Cache-Control", "no-cache");
+	/* RFC 9110 15.4.5: a 304 carries the Vary of its 200. */
+	response_header(resp, "Vary", "Accept-Encoding");
 	inm = request_header(r, "If-None-Match");
 	if (inm != NULL && (strstr(inm, etag) != NULL ||
 	    strcmp(inm, "*") == 0))
@@ -271,8 +276,12 @@ response_begin(struct response *resp, const char *content_type,
     int compress)
 {
 	resp->content_type = content_type;
-	response_header(resp, "Vary", "Accept-Encoding");
-	if (compress && resp->gzip_ok && !resp->head && start_zlib(resp) != 0)
+	if (strstr(resp->headers.data != NULL ? resp->headers.data : "",
+	    "Vary:") == NULL)
+		response_header(resp, "Vary", "Accept-Encoding");
+	if (compress && resp->gzip_ok && resp->head)
+		response_header(resp, "Content-Encoding", "gzip");
+	else if (compress && resp->gzip_ok && start_zlib(resp) != 0)
 		return (-1);
 	return (send_head(resp, -1));
 }
@@ -431,7 +440,6 @@ response_begin_cached(struct response *resp, int64_t generation,
 	path = xprintf("%s/g%lld-%s%s", cache_dir, (long long)generation,
 	    hash, gz ? ".gz" : "");
 	resp->content_type = content_type;
-	response_header(resp, "Vary", "Accept-Encoding");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd != -1 && fstat(fd, &st) == 0 &&
 	    time(NULL) - st.st_mtime <= CACHE_MAX_AGE) {
@@ -469,11 +477,21 @@ int
 response_begin_cacheable(struct response *resp, const struct request *r,
     int64_t generation, const char *key, const char *content_type)
 {
-	if (response_etag(resp, r, generation, key))
-		return (1);
-	if (r->head) {
+	char	*full;
+	int	 rc;
+
+	/* The database's identity first: one made again from scratch
+	 * starts its generation over. */
+	full = xprintf("%s;%s", r->site != NULL && r->site->store_id != NULL ?
+	    r->site->store_id : "", key);
+	if (response_etag(resp, r, generation, full))
+		rc = 1;
+	else if (r->head) {
 		response_begin(resp, content_type, 1);
-		return (1);
-	}
-	return (response_begin_cached(resp, generation, key, content_type));
+		rc = 1;
+	} else
+		rc = response_begin_cached(resp, generation, full,
+		    content_type);
+	free(full);
+	return (rc);
 }

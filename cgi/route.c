@@ -308,7 +308,10 @@ route_process(struct request *r, struct response *resp)
 	buf_free(&allow);
 	r->route = found->pattern;
 
-	if (!(found->flags & ROUTE_PUBLIC) && r->store == NULL) {
+	/* Without the settings there is no telling whether auth is on:
+	 * refuse rather than fail open. */
+	if (!(found->flags & ROUTE_PUBLIC) && (r->store == NULL ||
+	    r->site == NULL)) {
 		response_error(resp, 503, "the database is not available");
 		goto out;
 	}

@@ -23,20 +23,24 @@ site_free(struct site *site)
 	free(site->token_hash);
 	free(site->config_file);
 	free(site->media_root);
+	free(site->store_id);
 	free(site);
 }
 
-/* A setting or NULL; errors read as absent (the defaults apply). */
-static char *
-setting(struct store *s, const char *key)
+/* A setting: 0 with *value (NULL when absent: the default applies), or
+ * -1 when it cannot be read. */
+static int
+setting(struct store *s, const char *key, char **value)
 {
-	char	*value = NULL, *cause = NULL;
+	char	*cause = NULL;
+	int	 rc;
 
-	if (store_setting_get(s, key, &value, &cause) != 0) {
-		free(cause);
-		return (NULL);
-	}
-	return (value);
+	*value = NULL;
+	rc = store_setting_get(s, key, value, &cause);
+	free(cause);
+	if (rc == ENOENT)
+		return (0);
+	return (rc == 0 ? 0 : -1);
 }
 
 const struct site *
@@ -54,13 +58,26 @@ site_get(struct store *s)
 
 	site = xcalloc(1, sizeof *site);
 	site->generation = gen;
-	site->base_url = setting(s, "server.base_url");
-	site->media_root = setting(s, "server.media_root");
-	site->token_hash = setting(s, "auth.token_hash");
-	v = setting(s, "auth.enabled");
+	if (gen < 0 ||
+	    setting(s, "server.base_url", &site->base_url) != 0 ||
+	    setting(s, "server.media_root", &site->media_root) != 0 ||
+	    setting(s, "auth.token_hash", &site->token_hash) != 0 ||
+	    setting(s, "auth.enabled", &v) != 0) {
+		site_free(site);
+		return (NULL);
+	}
 	site->auth_enabled = v != NULL && strcmp(v, "true") == 0;
 	free(v);
-	v = setting(s, "server.max_body_size");
+	v = NULL;
+	if (store_identity(s, &site->store_id, &v) != 0) {
+		free(v);
+		site_free(site);
+		return (NULL);
+	}
+	if (setting(s, "server.max_body_size", &v) != 0) {
+		site_free(site);
+		return (NULL);
+	}
 	site->max_body_size = v != NULL ? strtoll(v, NULL, 10) : 0;
 	if (site->max_body_size <= 0)
 		site->max_body_size = 1048576;

@@ -16,10 +16,12 @@ struct site {
 	long long	 max_body_size;
 	char		*config_file;	/* for POST /api/admin/save */
 	char		*media_root;
+	char		*store_id;	/* this database's identity */
 };
 
 /* Returns the current snapshot for s (reloaded when the generation moved),
- * or NULL when s is NULL.  Owned by the process; valid until the next
+ * or NULL when s is NULL or a setting cannot be read (the caller then
+ * refuses the request: auth must never fail open).  Owned by the process; valid until the next
  * call from the same thread. */
 const struct site *site_get(struct store *s);
 void	 site_free(struct site *site);

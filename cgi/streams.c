@@ -393,11 +393,6 @@ programs_put(struct request *r, struct response *resp, json_object **json,
 		return (EINVAL);
 	}
 	n = json_object_array_length(j);
-	if (n > 1000) {
-		json_object_put(j);
-		*cause = xstrdup("at most 1000 programmes");
-		return (EINVAL);
-	}
 	for (i = 0; i < n; i++) {
 		path = xprintf("[%zu]", i);
 		rc = schema_from_json(&program_schema,

@@ -783,10 +783,18 @@ int
 catalog_programs_put(struct store *s, long long id,
     const struct objlist *programs, int flags, char **cause)
 {
-	struct catalog_meta	 m;
-	sqlite3_stmt		*st;
-	int			 found, rc;
+	const struct schema_field	*f;
+	struct catalog_meta		 m;
+	sqlite3_stmt			*st;
+	int				 found, rc;
 
+	/* The list's own limit, as a whole channel would be checked. */
+	f = schema_field(&channel_schema, "next_programs");
+	if (f != NULL && f->max > 0 && (long long)programs->n > f->max) {
+		*cause = xprintf("next_programs: may have at most %lld entries",
+		    f->max);
+		return (EINVAL);
+	}
 	if ((rc = validate_list(&program_schema, programs, "next_programs",
 	    cause)) != 0)
 		return (rc);

@@ -61,12 +61,12 @@ check_format_name(const void *value, char **cause)
 }
 
 static int
-check_window(const void *obj, const char **key, char **cause)
+check_window(const void *obj, char *key, char **cause)
 {
 	const struct schedule	*w = obj;
 
 	if (w->start != 0 && w->end != 0 && w->end <= w->start) {
-		*key = "end";
+		snprintf(key, SCHEMA_KEYSIZE, "end");
 		*cause = xstrdup("must be later than start");
 		return (-1);
 	}
@@ -74,12 +74,12 @@ check_window(const void *obj, const char **key, char **cause)
 }
 
 static int
-check_program(const void *obj, const char **key, char **cause)
+check_program(const void *obj, char *key, char **cause)
 {
 	const struct program	*p = obj;
 
 	if (p->start != 0 && p->end != 0 && p->end <= p->start) {
-		*key = "end";
+		snprintf(key, SCHEMA_KEYSIZE, "end");
 		*cause = xstrdup("must be later than start");
 		return (-1);
 	}
@@ -205,15 +205,14 @@ const struct schema variant_schema = {
 };
 
 static int
-check_channel(const void *obj, const char **key, char **cause)
+check_channel(const void *obj, char *key, char **cause)
 {
 	const struct channel	*ch = obj;
 	const struct variant	*v, *w;
 	size_t			 i, j;
-	static char		 keybuf[64];
 
 	if (ch->ffmpeg_profile == NULL && ch->custom_ffmpeg.command == NULL) {
-		*key = "ffmpeg_profile";
+		snprintf(key, SCHEMA_KEYSIZE, "ffmpeg_profile");
 		*cause = xstrdup("a stream needs ffmpeg_profile or "
 		    "custom_ffmpeg");
 		return (-1);
@@ -221,9 +220,8 @@ check_channel(const void *obj, const char **key, char **cause)
 	for (i = 0; i < ch->regions_blocked.n; i++) {
 		if (strlist_contains(&ch->regions_allowed,
 		    ch->regions_blocked.v[i], 0)) {
-			snprintf(keybuf, sizeof keybuf, "regions_blocked[%zu]",
+			snprintf(key, SCHEMA_KEYSIZE, "regions_blocked[%zu]",
 			    i);
-			*key = keybuf;
 			*cause = xprintf("'%s' is also in regions_allowed",
 			    ch->regions_blocked.v[i]);
 			return (-1);
@@ -235,10 +233,9 @@ check_channel(const void *obj, const char **key, char **cause)
 			w = schema_list_at(&variant_schema,
 			    &ch->adaptive_bitrates, j);
 			if (strcmp(v->name, w->name) == 0) {
-				snprintf(keybuf, sizeof keybuf,
+				snprintf(key, SCHEMA_KEYSIZE,
 				    "adaptive_bitrates[%zu].name", i);
-				*key = keybuf;
-				*cause = xprintf("variant '%s' is defined "
+					*cause = xprintf("variant '%s' is defined "
 				    "twice", v->name);
 				return (-1);
 			}

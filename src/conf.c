@@ -164,12 +164,12 @@ const struct schema server_schema = {
 };
 
 static int
-check_key(const void *obj, const char **key, char **cause)
+check_key(const void *obj, char *key, char **cause)
 {
 	const struct api_key	*k = obj;
 
 	if ((k->key == NULL) == (k->key_hash == NULL)) {
-		*key = "key";
+		snprintf(key, SCHEMA_KEYSIZE, "key");
 		*cause = xstrdup("give either key or key_hash");
 		return (-1);
 	}
@@ -196,15 +196,14 @@ const struct schema api_key_schema = {
 };
 
 static int
-check_auth(const void *obj, const char **key, char **cause)
+check_auth(const void *obj, char *key, char **cause)
 {
 	const struct auth_conf	*a = obj;
 	const struct api_key	*k, *j;
 	size_t			 i, n;
-	static char		 keybuf[64];
 
 	if (a->token != NULL && a->token_hash != NULL) {
-		*key = "token_hash";
+		snprintf(key, SCHEMA_KEYSIZE, "token_hash");
 		*cause = xstrdup("give either token or token_hash");
 		return (-1);
 	}
@@ -213,10 +212,9 @@ check_auth(const void *obj, const char **key, char **cause)
 		for (n = 0; n < i; n++) {
 			j = schema_list_at(&api_key_schema, &a->keys, n);
 			if (strcmp(j->name, k->name) == 0) {
-				snprintf(keybuf, sizeof keybuf,
+				snprintf(key, SCHEMA_KEYSIZE,
 				    "keys[%zu].name", i);
-				*key = keybuf;
-				*cause = xprintf("key '%s' is defined twice",
+					*cause = xprintf("key '%s' is defined twice",
 				    k->name);
 				return (-1);
 			}
@@ -224,7 +222,7 @@ check_auth(const void *obj, const char **key, char **cause)
 	}
 	if (a->enabled && a->token == NULL && a->token_hash == NULL &&
 	    a->keys.n == 0) {
-		*key = "enabled";
+		snprintf(key, SCHEMA_KEYSIZE, "enabled");
 		*cause = xstrdup("auth is enabled but has no token and no "
 		    "keys");
 		return (-1);
@@ -252,12 +250,12 @@ const struct schema auth_schema = {
 };
 
 static int
-check_epg_source(const void *obj, const char **key, char **cause)
+check_epg_source(const void *obj, char *key, char **cause)
 {
 	const struct epg_source	*e = obj;
 
 	if ((e->path == NULL) == (e->url == NULL)) {
-		*key = "path";
+		snprintf(key, SCHEMA_KEYSIZE, "path");
 		*cause = xstrdup("give either path or url");
 		return (-1);
 	}
@@ -783,6 +781,94 @@ load(config_t *c, const char *name, const char *display, const char *dir,
 	return (0);
 }
 
+/* libconfig 1.5 (Debian 12) wraps an integer beyond 32 bits that has no
+ * L suffix instead of refusing it, so 5000000000 would load as
+ * 705032704.  The text is scanned first for such literals, skipping
+ * strings and comments; key is the setting name before the literal. */
+static int
+check_int_literals(const char *text, const char *name,
+    struct conf_error *err)
+{
+	const char	*p = text, *start;
+	char		 key[64] = "", word[64];
+	size_t		 n;
+	int		 line = 1, neg;
+	unsigned long long v;
+
+	while (*p != '\0') {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				else if (*p == '\n')
+					line++;
+			}
+			if (*p == '"')
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/');
+			    p++) {
+				if (*p == '\n')
+					line++;
+			}
+			if (*p != '\0')
+				p += 2;
+		} else if (isalpha((unsigned char)*p) || *p == '*') {
+			/* A name: remember it as the key of what follows. */
+			start = p;
+			while (isalnum((unsigned char)*p) || *p == '_' ||
+			    *p == '-' || *p == '*')
+				p++;
+			n = (size_t)(p - start) < sizeof word ?
+			    (size_t)(p - start) : sizeof word - 1;
+			memcpy(word, start, n);
+			word[n] = '\0';
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '=' || *p == ':')
+				snprintf(key, sizeof key, "%s", word);
+		} else if (isdigit((unsigned char)*p) || ((*p == '-' ||
+		    *p == '+') && isdigit((unsigned char)p[1]))) {
+			neg = *p == '-';
+			if (*p == '-' || *p == '+')
+				p++;
+			start = p;
+			v = 0;
+			if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+				for (p += 2; isxdigit((unsigned char)*p); p++)
+					v = v > 0xffffffffffULL ? v : v * 16 +
+					    (unsigned)(isdigit((unsigned char)*p) ?
+					    *p - '0' : (tolower((unsigned char)*p) -
+					    'a' + 10));
+			} else {
+				for (; isdigit((unsigned char)*p); p++)
+					v = v > 0xffffffffffULL ? v :
+					    v * 10 + (unsigned)(*p - '0');
+			}
+			if (*p == '.' || *p == 'e' || *p == 'E' || *p == 'L')
+				while (isalnum((unsigned char)*p) || *p == '.' ||
+				    ((*p == '-' || *p == '+') &&
+				    (p[-1] == 'e' || p[-1] == 'E')))
+					p++;
+			else if (v > (neg ? 0x80000000ULL : 0x7fffffffULL))
+				return (set_error(err, name, line, key[0] !=
+				    '\0' ? key : NULL, "%s%.*s does not fit in "
+				    "32 bits: write it with an L suffix "
+				    "(%s%.*sL)", neg ? "-" : "",
+				    (int)(p - start), start, neg ? "-" : "",
+				    (int)(p - start), start));
+		} else
+			p++;
+	}
+	return (0);
+}
+
 static void
 setup(config_t *c, const char *dir)
 {
@@ -801,12 +887,33 @@ parse_error(config_t *c, const char *name, struct conf_error *err)
 	    config_error_text(c) : "cannot be read"));
 }
 
+/* The whole file, or NULL (libconfig then reports why it cannot read
+ * it). */
+static char *
+read_text(const char *path)
+{
+	FILE	*f;
+	char	*text = NULL;
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	n = getdelim(&text, &len, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		return (NULL);
+	}
+	return (text);
+}
+
 static int
 read_file(const char *path, int server_only, struct config **out,
     struct conf_error *err)
 {
 	config_t	 c;
-	char		*abs, *dir, *tmp;
+	char		*abs, *dir, *tmp, *text;
 	int		 rc;
 
 	memset(err, 0, sizeof *err);
@@ -817,6 +924,14 @@ read_file(const char *path, int server_only, struct config **out,
 	dir = xstrdup(dirname(tmp));
 	free(tmp);
 
+	text = read_text(abs);
+	if (text != NULL && check_int_literals(text, path, err) != 0) {
+		free(text);
+		free(abs);
+		free(dir);
+		return (-1);
+	}
+	free(text);
 	setup(&c, dir);
 	if (config_read_file(&c, abs) != CONFIG_TRUE) {
 		if (config_error_type(&c) == CONFIG_ERR_FILE_IO)
@@ -852,6 +967,8 @@ conf_load_string(const char *text, const char *name, const char *dir,
 	int		rc;
 
 	memset(err, 0, sizeof *err);
+	if (check_int_literals(text, name, err) != 0)
+		return (-1);
 	setup(&c, dir);
 	if (config_read_string(&c, text) != CONFIG_TRUE)
 		rc = parse_error(&c, name, err);
@@ -1012,12 +1129,16 @@ conf_write(const struct config *cfg, const char *path, char **cause)
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (fsync(fd) != 0) {
 		*cause = xprintf("%s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	n = close(fd);
 	fd = -1;
+	if (n != 0) {
+		*cause = xprintf("%s: %s", tmp, strerror(errno));
+		goto out;
+	}
 	if (access(path, F_OK) == 0) {
 		bak = xprintf("%s.bak", path);
 		unlink(bak);
@@ -1040,4 +1161,26 @@ out:
 	free(bak);
 	free(text);
 	return (rc);
+}
+
+int
+conf_check(const struct config *cfg, char **cause)
+{
+	struct config		*again = NULL;
+	struct conf_error	 err;
+	char			*text, *line;
+	int			 rc;
+
+	text = conf_to_string(cfg);
+	rc = conf_load_string(text, "the saved config", NULL, &again, &err);
+	free(text);
+	if (rc != 0) {
+		line = conf_error_string(&err);
+		*cause = xprintf("it would not load: %s", line);
+		free(line);
+		conf_error_clear(&err);
+		return (-1);
+	}
+	conf_free(again);
+	return (0);
 }

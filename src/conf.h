@@ -120,6 +120,11 @@ int	 conf_write(const struct config *cfg, const char *path, char **cause);
 /* cfg as libconfig text (caller frees), as conf_write writes it. */
 char	*conf_to_string(const struct config *cfg);
 
+/* Checks that cfg, as conf_write would write it, loads back: the last
+ * gate before a file is replaced.  Returns 0, or -1 with *cause (the
+ * error line; caller frees). */
+int	 conf_check(const struct config *cfg, char **cause);
+
 /* Finds a profile by name (the config's own first, then built-ins). */
 const struct profile *conf_profile(const struct config *cfg,
 	    const char *name);

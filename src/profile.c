@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,20 +79,20 @@ check_fps(const void *value, char **cause)
 }
 
 static int
-check_profile(const void *obj, const char **key, char **cause)
+check_profile(const void *obj, char *key, char **cause)
 {
 	const struct profile	*p = obj;
 
 	if (p->video_codec != NULL && p->audio_codec != NULL &&
 	    strcmp(p->video_codec, "none") == 0 &&
 	    strcmp(p->audio_codec, "none") == 0) {
-		*key = "audio_codec";
+		snprintf(key, SCHEMA_KEYSIZE, "audio_codec");
 		*cause = xstrdup("a profile needs video or audio");
 		return (-1);
 	}
 	if (p->maxrate != 0 && p->video_bitrate != 0 &&
 	    p->maxrate < p->video_bitrate) {
-		*key = "maxrate";
+		snprintf(key, SCHEMA_KEYSIZE, "maxrate");
 		*cause = xstrdup("must not be below video_bitrate");
 		return (-1);
 	}

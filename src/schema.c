@@ -255,53 +255,59 @@ bitrate_to_json(long long v)
 	return (json_object_new_string(tmp));
 }
 
+/* One field at its default (what it holds is not freed here). */
+static void
+field_default(const struct schema_field *f, void *obj)
+{
+	void	*p = FIELD_PTR(obj, f);
+
+	switch (f->type) {
+	case SCHEMA_STRING:
+		*(char **)p = xstrdup(f->def);
+		break;
+	case SCHEMA_INT:
+		*(long long *)p = f->def != NULL ?
+		    strtoll(f->def, NULL, 10) : 0;
+		break;
+	case SCHEMA_BOOL:
+		*(int *)p = f->def != NULL && strcmp(f->def, "true") == 0;
+		break;
+	case SCHEMA_TIME:
+		*(int64_t *)p = 0;
+		if (f->def != NULL)
+			timefmt_parse_iso8601(f->def, (int64_t *)p);
+		break;
+	case SCHEMA_BITRATE:
+		*(long long *)p = 0;
+		if (f->def != NULL)
+			schema_parse_bitrate(f->def, (long long *)p);
+		break;
+	case SCHEMA_STRLIST:
+		memset(p, 0, sizeof(struct strlist));
+		break;
+	case SCHEMA_MAP:
+		memset(p, 0, sizeof(struct kvlist));
+		break;
+	case SCHEMA_JSON:
+		*(json_object **)p = NULL;
+		break;
+	case SCHEMA_OBJECT:
+		schema_defaults(f->sub, p);
+		break;
+	case SCHEMA_LIST:
+	case SCHEMA_DICT:
+		memset(p, 0, sizeof(struct objlist));
+		break;
+	}
+}
+
 void
 schema_defaults(const struct schema *s, void *obj)
 {
 	const struct schema_field	*f;
-	void				*p;
 
-	for (f = s->fields; f->name != NULL; f++) {
-		p = FIELD_PTR(obj, f);
-		switch (f->type) {
-		case SCHEMA_STRING:
-			*(char **)p = xstrdup(f->def);
-			break;
-		case SCHEMA_INT:
-			*(long long *)p = f->def != NULL ?
-			    strtoll(f->def, NULL, 10) : 0;
-			break;
-		case SCHEMA_BOOL:
-			*(int *)p = f->def != NULL && strcmp(f->def, "true") == 0;
-			break;
-		case SCHEMA_TIME:
-			*(int64_t *)p = 0;
-			if (f->def != NULL)
-				timefmt_parse_iso8601(f->def, (int64_t *)p);
-			break;
-		case SCHEMA_BITRATE:
-			*(long long *)p = 0;
-			if (f->def != NULL)
-				schema_parse_bitrate(f->def, (long long *)p);
-			break;
-		case SCHEMA_STRLIST:
-			memset(p, 0, sizeof(struct strlist));
-			break;
-		case SCHEMA_MAP:
-			memset(p, 0, sizeof(struct kvlist));
-			break;
-		case SCHEMA_JSON:
-			*(json_object **)p = NULL;
-			break;
-		case SCHEMA_OBJECT:
-			schema_defaults(f->sub, p);
-			break;
-		case SCHEMA_LIST:
-		case SCHEMA_DICT:
-			memset(p, 0, sizeof(struct objlist));
-			break;
-		}
-	}
+	for (f = s->fields; f->name != NULL; f++)
+		field_default(f, obj);
 }
 
 static void
@@ -631,12 +637,10 @@ parse_field(const struct schema_field *f, json_object *v, void *obj,
 
 	free_field(f, obj);
 	if (json_object_is_type(v, json_type_null)) {
+		/* null puts the key back to its default, whatever its type. */
+		field_default(f, obj);
 		if (f->flags & SCHEMA_REQUIRED)
 			return (fail(err, path, "is required"));
-		if (f->type == SCHEMA_OBJECT)
-			schema_defaults(f->sub, p);
-		else if (f->type == SCHEMA_STRING)
-			*(char **)p = xstrdup(f->def);
 		return (0);
 	}
 
@@ -675,6 +679,10 @@ parse_field(const struct schema_field *f, json_object *v, void *obj,
 			return (fail(err, path, "'%s' is not an ISO 8601 time "
 			    "with a zone, like 2026-11-21T18:00:00Z",
 			    json_object_get_string(v)));
+		/* 0 stands for "unset" in the structs. */
+		if (t <= 0)
+			return (fail(err, path, "'%s' is not after "
+			    "1970-01-01T00:00:00Z", json_object_get_string(v)));
 		*(int64_t *)p = t;
 		return (0);
 	case SCHEMA_BITRATE:
@@ -851,8 +859,8 @@ schema_from_json(const struct schema *s, json_object *in, void *obj,
     int partial, const char *path, struct schema_error *err)
 {
 	const struct schema_field	*f;
-	const char			*hint, *key = NULL;
-	char				*p, *cause = NULL;
+	const char			*hint;
+	char				*p, *cause = NULL, key[SCHEMA_KEYSIZE];
 	json_object			*v;
 	int				 rc;
 
@@ -889,8 +897,9 @@ schema_from_json(const struct schema *s, json_object *in, void *obj,
 			return (-1);
 	}
 
-	if (s->check != NULL && s->check(obj, &key, &cause) != 0) {
-		p = key != NULL ? join_key(path, key) : xstrdup(path);
+	key[0] = '\0';
+	if (s->check != NULL && s->check(obj, key, &cause) != 0) {
+		p = key[0] != '\0' ? join_key(path, key) : xstrdup(path);
 		fail(err, p, "%s", cause != NULL ? cause : "invalid");
 		free(p);
 		free(cause);

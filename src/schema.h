@@ -74,10 +74,12 @@ struct schema;
  * frees), e.g. "'XX' is not an ISO 3166 alpha-2 code". */
 typedef int (*schema_check_cb)(const void *value, char **cause);
 /* Cross-field validation of a whole object after its fields are filled.
- * Returns 0, or -1 with *key set to the offending key (a static string,
- * may be NULL for the object itself) and *cause (caller frees). */
-typedef int (*schema_object_cb)(const void *obj, const char **key,
-    char **cause);
+ * Returns 0, or -1 with the offending key written into key (a buffer of
+ * SCHEMA_KEYSIZE bytes owned by the caller; left empty for the object
+ * itself) and *cause (caller frees).  No static buffers: the responder
+ * validates in several threads at once. */
+#define SCHEMA_KEYSIZE	64
+typedef int (*schema_object_cb)(const void *obj, char *key, char **cause);
 
 struct schema_field {
 	const char	*name;

@@ -283,6 +283,16 @@ static const char *const migrations[] = {
 	"    BEGIN UPDATE generation SET value = value + 1; END;\n"
 	"CREATE TRIGGER plugins_ad AFTER DELETE ON plugins\n"
 	"    BEGIN UPDATE generation SET value = value + 1; END;\n",
+
+	/* 2 -> 3: an identity for this database, so that a database made
+	 * again from scratch (whose generation starts over) never matches
+	 * the ETags and cached answers of the one before it.  Not in
+	 * settings: it is no catalogue change and bumps no generation. */
+	"CREATE TABLE identity (\n"
+	"	id		INTEGER PRIMARY KEY CHECK (id = 1),\n"
+	"	value		TEXT NOT NULL\n"
+	");\n"
+	"INSERT INTO identity VALUES (1, lower(hex(randomblob(8))));\n"
 };
 
 #define BUSY_TIMEOUT_MS	5000
@@ -1039,4 +1049,24 @@ out:
 	schema_error_clear(&err);
 	json_object_put(row);
 	return (rc);
+}
+
+int
+store_identity(struct store *s, char **value, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_prepare(s, "SELECT value FROM identity WHERE id = 1",
+	    cause)) == NULL)
+		return (-1);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		return (0);
+	}
+	sqlite3_reset(st);
+	*cause = xprintf("%s: no identity row", s->path);
+	return (-1);
 }

@@ -17,7 +17,7 @@
 struct store;
 
 /* The schema version this build writes. */
-#define STORE_VERSION 2
+#define STORE_VERSION 3
 
 /* store_open flags. */
 #define STORE_CREATE	0x01	/* create the file if missing */
@@ -61,6 +61,10 @@ int	 store_setting_get(struct store *s, const char *key, char **value,
 	    char **cause);
 int	 store_setting_set(struct store *s, const char *key,
 	    const char *value, char **cause);
+
+/* The database's identity: random hex made when it was created (caller
+ * frees *value).  Returns 0, or -1 with *cause. */
+int	 store_identity(struct store *s, char **value, char **cause);
 
 /* Prepares sql (cached per store for its lifetime: the same text returns
  * the same reset statement, with bindings cleared).  Returns NULL with

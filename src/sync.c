@@ -402,6 +402,41 @@ sync_list(struct store *s, const struct schema *sc, const struct objlist *want,
 	return (set(s, want, cause));
 }
 
+/* Every profile a channel or variant names exists after the import: a
+ * channel kept from the API may name one the file no longer defines. */
+static int
+check_profiles(struct store *s, char **cause)
+{
+	sqlite3_stmt	*st;
+	const char	*name;
+	int		 rc;
+
+	st = store_prepare(s, "SELECT c.id, c.ffmpeg_profile FROM channels c "
+	    "WHERE c.deleted = 0 AND c.ffmpeg_profile IS NOT NULL AND "
+	    "c.ffmpeg_profile NOT IN (SELECT name FROM profiles) "
+	    "UNION ALL SELECT v.channel_id, v.ffmpeg_profile FROM variants v "
+	    "JOIN channels c ON c.id = v.channel_id WHERE c.deleted = 0 AND "
+	    "v.ffmpeg_profile IS NOT NULL AND "
+	    "v.ffmpeg_profile NOT IN (SELECT name FROM profiles)", cause);
+	if (st == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(st, 1);
+		if (profile_builtin(name) != NULL)
+			continue;
+		*cause = xprintf("channel %lld, kept from the API, uses profile "
+		    "'%s', which the file no longer defines (define it, or "
+		    "import with --force)", sqlite3_column_int64(st, 0), name);
+		sqlite3_reset(st);
+		return (-1);
+	}
+	if (rc != SQLITE_DONE) {
+		*cause = xstrdup(sqlite3_errmsg(store_db(s)));
+		return (-1);
+	}
+	return (0);
+}
+
 int
 sync_import(struct store *s, const struct config *cfg, int flags,
     struct sync_report *report, char **cause)
@@ -414,6 +449,7 @@ sync_import(struct store *s, const struct config *cfg, int flags,
 	if (put_settings(s, cfg, cause) != 0 ||
 	    sync_profiles(s, cfg, &r, cause) != 0 ||
 	    sync_channels(s, cfg, flags, &r, cause) != 0 ||
+	    check_profiles(s, cause) != 0 ||
 	    sync_keys(s, cfg, flags, &r, cause) != 0 ||
 	    sync_list(s, &epg_source_schema, &cfg->epg_sources,
 	    catalog_epg_sources, catalog_epg_sources_set, &r, cause) != 0 ||
@@ -482,7 +518,12 @@ sync_export(struct store *s, const char *path, int flags, char **cause)
 		store_rollback(s);
 		return (-1);
 	}
-	rc = conf_write(cfg, path, cause);
+	/* What the API wrote may not make a valid file (a channel whose
+	 * profile was removed from it, the last key revoked while auth is
+	 * on): refuse rather than write a file that will not load. */
+	rc = conf_check(cfg, cause);
+	if (rc == 0)
+		rc = conf_write(cfg, path, cause);
 	conf_free(cfg);
 	if (rc != 0 || ((flags & SYNC_SAVED) &&
 	    (catalog_mark_saved(s, cause) != 0 ||

@@ -153,6 +153,21 @@ timefmt_from_utc(int year, int mon, int day, int hour, int min, int sec,
 	return (0);
 }
 
+/* A zone offset may carry a valid local date out of years 0000-9999;
+ * such a time could not be written back, so it is refused. */
+static int
+in_range(int64_t t, int64_t *out)
+{
+	int64_t	lo, hi;
+
+	if (timefmt_from_utc(0, 1, 1, 0, 0, 0, &lo) != 0 ||
+	    timefmt_from_utc(9999, 12, 31, 23, 59, 59, &hi) != 0 ||
+	    t < lo || t > hi)
+		return (-1);
+	*out = t;
+	return (0);
+}
+
 /* RFC 3339 profile of ISO 8601, as used by the config and the REST API. */
 int
 timefmt_parse_iso8601(const char *s, int64_t *out)
@@ -198,8 +213,7 @@ timefmt_parse_iso8601(const char *s, int64_t *out)
 
 	if (timefmt_from_utc(year, mon, day, hour, min, sec, &t) != 0)
 		return (-1);
-	*out = t - offset;
-	return (0);
+	return (in_range(t - offset, out));
 }
 
 /* The one output form: RFC 3339 in UTC with a 'Z'. */
@@ -256,8 +270,7 @@ timefmt_parse_xmltv(const char *s, int64_t *out)
 
 	if (timefmt_from_utc(f[0], f[1], f[2], f[3], f[4], f[5], &t) != 0)
 		return (-1);
-	*out = t - offset;
-	return (0);
+	return (in_range(t - offset, out));
 }
 
 /* Guides are written in UTC, so the zone is always +0000. */

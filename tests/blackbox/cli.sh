@@ -108,7 +108,8 @@ key_line()
 
 dump()
 {
-	sqlite3 "$1" .dump | grep -v 'config\.file' | grep -v 'INSERT INTO generation'
+	sqlite3 "$1" .dump | grep -v 'config\.file' | grep -v 'INSERT INTO generation' |
+	    grep -v 'INSERT INTO identity'
 }
 
 note "global options"

@@ -69,6 +69,69 @@ assert_eq "bad query" "400 Bad Request" "$STATUS"
 cgi GET /api/health 'a=1&a=2&b=%20x+y&&=&c'
 assert_eq "odd but valid query" "200 OK" "$STATUS"
 
+note "gzip only when the client takes it (q-values), HEAD as GET"
+# A playlist large enough to be compressed.
+i=2
+while [ "$i" -le 40 ]; do
+	printf '{"id":%d,"name":"Channel %d","source":"/x.ts","ffmpeg_profile":"copy"}' \
+	    "$i" "$i" > body.json
+	env -i AMPS_CONF="$TMPDIR_TEST/amps.conf" REQUEST_METHOD=POST \
+	    REQUEST_URI=/api/streams CONTENT_LENGTH="$(wc -c < body.json)" \
+	    "$FCGI" < body.json > /dev/null || fail "POST $i"
+	i=$((i + 1))
+done
+gen=$(sqlite3 amps.db 'SELECT value FROM generation')
+cgi_ae()
+{
+	env -i AMPS_CONF="$TMPDIR_TEST/amps.conf" REQUEST_METHOD="$1" \
+	    REQUEST_URI=/playlist.m3u HTTP_ACCEPT_ENCODING="$2" \
+	    ${3:+HTTP_IF_NONE_MATCH="$3"} "$FCGI" </dev/null >resp.raw
+	HEADERS=$(sed '/^\r$/q' resp.raw | tr -d '\r')
+}
+cgi_ae GET 'gzip'
+assert_match "gzip taken" '^Content-Encoding: gzip$' "$HEADERS"
+gz_etag=$(printf '%s\n' "$HEADERS" | sed -n 's/^ETag: //p')
+cgi_ae HEAD 'gzip'
+assert_match "HEAD says gzip as GET does" '^Content-Encoding: gzip$' "$HEADERS"
+for refused in 'gzip;q=0' 'identity' 'br, gzip; q=0.0' '*;q=0'; do
+	cgi_ae GET "$refused"
+	assert_no_match "no gzip for [$refused]" '^Content-Encoding' "$HEADERS"
+done
+cgi_ae GET 'deflate, *;q=0.5'
+assert_match "gzip through *" '^Content-Encoding: gzip$' "$HEADERS"
+cgi_ae GET '' "$gz_etag"
+assert_match "the gzip tag does not revalidate the plain body" \
+    '^Status: 200' "$HEADERS"
+cgi_ae GET 'gzip' "$gz_etag"
+assert_match "the gzip tag revalidates the gzip body" '^Status: 304' \
+    "$HEADERS"
+assert_match "304 carries Vary" '^Vary: Accept-Encoding$' "$HEADERS"
+
+note "a database made again from scratch does not match the old tags"
+mkdir fresh
+cp amps.conf fresh/amps.conf
+fresh_get()
+{
+	env -i AMPS_CONF="$TMPDIR_TEST/fresh/amps.conf" REQUEST_METHOD=GET \
+	    REQUEST_URI=/playlist.m3u ${1:+HTTP_IF_NONE_MATCH="$1"} \
+	    "$FCGI" </dev/null >resp.raw
+	HEADERS=$(sed '/^\r$/q' resp.raw | tr -d '\r')
+}
+run_amps -c fresh/amps.conf init
+expect_rc "fresh init" 0
+gen1=$(sqlite3 fresh/amps.db 'SELECT value FROM generation')
+fresh_get
+old_etag=$(printf '%s\n' "$HEADERS" | sed -n 's/^ETag: //p')
+fresh_get "$old_etag"
+assert_match "same database, same tag" '^Status: 304' "$HEADERS"
+rm -f fresh/amps.db fresh/amps.db-wal fresh/amps.db-shm
+run_amps -c fresh/amps.conf init
+expect_rc "init from scratch" 0
+assert_eq "the generation starts over" "$gen1" \
+    "$(sqlite3 fresh/amps.db 'SELECT value FROM generation')"
+fresh_get "$old_etag"
+assert_match "old tag, new database" '^Status: 200' "$HEADERS"
+
 note "the store is unchanged by all of it"
 assert_eq "generation after requests" "$gen" \
     "$(sqlite3 amps.db 'SELECT value FROM generation')"

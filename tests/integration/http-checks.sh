@@ -336,8 +336,16 @@ hc_run()
 	    fail "epg.xml gzip: the decoded body differs from the plain one"
 	etag=$(hc_hdr ETag)
 	[ -n "$etag" ] || fail "epg.xml: no ETag"
-	hc_req GET "/epg.xml?$tok" -H "If-None-Match: $etag"
+	hc_req GET "/epg.xml?$tok" --compressed -H "If-None-Match: $etag"
 	hc_expect "epg.xml If-None-Match" 304
+	assert_match "304 Vary" '^Accept-Encoding' "$(hc_hdr Vary)"
+	# The gzip body is another representation: its tag does not
+	# revalidate the plain one (a cache would hand gzip to a client that
+	# cannot read it).
+	hc_req GET "/epg.xml?$tok" -H "If-None-Match: $etag"
+	hc_expect "epg.xml gzip tag, plain request" 200
+	[ "$(hc_hdr ETag)" != "$etag" ] ||
+	    fail "epg.xml: one ETag for the gzip and the plain body"
 
 	hc_req GET "/api/epg?$tok"
 	hc_expect "api/epg" 200

@@ -230,6 +230,15 @@ START_TEST(test_bad_time)
 	    " ffmpeg_profile = \"copy\";\n next_programs = (\n"
 	    " { start = \"2026-11-21T18:00:00Z\"; } ); } );\n", 4,
 	    "streams[0].next_programs[0].title", "missing required key");
+	/* Times that could not be written back, and the "unset" epoch. */
+	assert_bad("scheduled_streams = ( { id = 1; name = \"a\"; "
+	    "source = \"/x\";\n ffmpeg_profile = \"copy\";\n"
+	    " schedule = {\n start = \"9999-12-31T23:59:59-01:00\"; }; } );\n",
+	    4, "scheduled_streams[0].schedule.start", "not an ISO 8601 time");
+	assert_bad("scheduled_streams = ( { id = 1; name = \"a\"; "
+	    "source = \"/x\";\n ffmpeg_profile = \"copy\";\n"
+	    " schedule = {\n start = \"1970-01-01T00:00:00Z\"; }; } );\n",
+	    4, "scheduled_streams[0].schedule.start", "not after 1970");
 }
 END_TEST
 
@@ -316,6 +325,12 @@ START_TEST(test_limits_and_choices)
 	assert_bad("streams = ( { id = 1; name = \"a\"; source = \"/x\";\n"
 	    " ffmpeg_profile = \"copy\";\n input_options = { a = [ 1 ]; }; } );\n",
 	    3, "streams[0].input_options.a", "expected a string or a number");
+	/* libconfig 1.5 would wrap these silently. */
+	assert_bad("server = {\n max_body_size = 4294968320; };\n", 2,
+	    "max_body_size", "does not fit in 32 bits");
+	assert_bad("# 99999999999 in a comment is fine\nstreams = ( {\n"
+	    " id = 4294967303; name = \"9999999999\"; } );\n", 3, "id",
+	    "does not fit in 32 bits");
 }
 END_TEST
 

@@ -226,6 +226,12 @@ START_TEST(test_partial)
 	json_object_put(j);
 	ck_assert_str_eq(t.name, "a");
 	ck_assert_int_eq(t.count, 9);
+	/* null puts scalars back to their defaults too. */
+	j = json_tokener_parse("{\"count\":null}");
+	ck_assert_int_eq(schema_from_json(&thing_schema, j, &t, 1, "", &err), 0);
+	json_object_put(j);
+	ck_assert_int_eq(t.count, 3);
+	t.count = 9;
 	ck_assert_int_eq(t.on, 0);
 	ck_assert_uint_eq(t.tags.n, 0);
 	j = json_tokener_parse("{\"name\":null}");

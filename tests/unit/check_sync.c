@@ -348,6 +348,72 @@ START_TEST(test_failed_import_changes_nothing)
 }
 END_TEST
 
+#define ONE_CHANNEL \
+    "streams = ( { id = 1; name = \"One\"; source = \"/m/one.ts\";\n" \
+    "  ffmpeg_profile = \"copy\"; } );\n"
+
+START_TEST(test_kept_channel_keeps_its_profile)
+{
+	struct sync_report	 r;
+	struct channel		*api;
+	struct config		*cfg;
+	char			*cause = NULL;
+
+	import("ffmpeg_profiles = { hd = { video_codec = \"libx264\"; }; };\n"
+	    ONE_CHANNEL, 0, &r);
+	api = channel_new();
+	api->id = 5;
+	api->name = xstrdup("API channel");
+	api->source = xstrdup("/m/five.ts");
+	api->ffmpeg_profile = xstrdup("hd");
+	ck_assert_int_eq(store_begin(st, &cause), 0);
+	ck_assert_int_eq(catalog_channel_put(st, api,
+	    CATALOG_API | CATALOG_CREATE, &cause), 0);
+	ck_assert_int_eq(store_commit(st, &cause), 0);
+	channel_free(api);
+	/* The file drops profile hd: the kept API channel would be left
+	 * naming a profile that does not exist. */
+	cfg = config_of(ONE_CHANNEL);
+	ck_assert_int_eq(sync_import(st, cfg, 0, &r, &cause), -1);
+	ck_assert_msg(strstr(cause, "channel 5") != NULL &&
+	    strstr(cause, "'hd'") != NULL, "%s", cause);
+	free(cause);
+	cause = NULL;
+	/* --force drops the API channel, so the import goes through. */
+	ck_assert_int_eq(sync_import(st, cfg, SYNC_FORCE, &r, &cause), 0);
+	conf_free(cfg);
+}
+END_TEST
+
+START_TEST(test_save_refuses_a_file_that_would_not_load)
+{
+	static const char *text = "auth = { enabled = true; keys = ( {\n"
+	    "  name = \"ops\"; key = \"opskey-0123456789\";\n"
+	    "  role = \"admin\"; } ); };\n" ONE_CHANNEL;
+	struct sync_report	 r;
+	char			*path, *before, *after, *cause = NULL;
+
+	/* auth on with one key and no token: revoking the key leaves a
+	 * store that no amps.conf can describe. */
+	import(text, 0, &r);
+	ck_assert_int_eq(store_begin(st, &cause), 0);
+	ck_assert_int_eq(catalog_key_delete(st, "ops", CATALOG_API, &cause), 0);
+	ck_assert_int_eq(store_commit(st, &cause), 0);
+	xasprintf(&path, "%s/amps.conf", dir);
+	tu_write_file(path, text);
+	before = tu_read_file(path, NULL);
+	ck_assert_int_eq(sync_export(st, path, SYNC_SAVED, &cause), -1);
+	ck_assert_msg(strstr(cause, "would not load") != NULL &&
+	    strstr(cause, "no token and no keys") != NULL, "%s", cause);
+	after = tu_read_file(path, NULL);
+	ck_assert_str_eq(before, after);
+	free(cause);
+	free(before);
+	free(after);
+	free(path);
+}
+END_TEST
+
 static Suite *
 sync_suite(void)
 {
@@ -364,6 +430,8 @@ sync_suite(void)
 	tcase_add_test(tc, test_export_copy_marks_nothing);
 	tcase_add_test(tc, test_keys_follow_rule);
 	tcase_add_test(tc, test_failed_import_changes_nothing);
+	tcase_add_test(tc, test_kept_channel_keeps_its_profile);
+	tcase_add_test(tc, test_save_refuses_a_file_that_would_not_load);
 	suite_add_tcase(s, tc);
 	return (s);
 }
