@@ -24,8 +24,10 @@
 
 /* Bodies smaller than this are not worth a gzip header. */
 #define GZIP_MIN	1024
-/* Cache files of an older generation, or older than this, are removed. */
+/* A cache file is removed once older than CACHE_MAX_AGE seconds, or, once
+ * older than CACHE_GRACE, when it belongs to another generation. */
 #define CACHE_MAX_AGE	600
+#define CACHE_GRACE	30
 
 static char	*cache_dir;
 static int	 cache_sendfile;
@@ -393,8 +395,13 @@ cache_prune(int64_t generation)
 		if (e->d_name[0] != 'g')
 			continue;
 		path = xprintf("%s/%s", cache_dir, e->d_name);
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
-		    (stat(path, &st) == 0 && now - st.st_mtime > CACHE_MAX_AGE))
+		/* Another generation's file may just have been named in an
+		 * X-Sendfile that the web server has not opened yet: it gets
+		 * a grace period. */
+		if (stat(path, &st) == 0 &&
+		    (now - st.st_mtime > CACHE_MAX_AGE ||
+		    (strncmp(e->d_name, prefix, strlen(prefix)) != 0 &&
+		    now - st.st_mtime > CACHE_GRACE)))
 			unlink(path);
 		free(path);
 	}
