@@ -45,6 +45,9 @@ struct guide {
 	int		 channels;	/* JSON: channels written */
 	int		 gone;		/* the client went away */
 	int		 abort;		/* an error: send no more */
+	struct filter	 f;		/* the request's filters */
+	int		 have_filter;
+	char		*cache_key;
 };
 
 /* FNV-1a. */
@@ -131,6 +134,33 @@ guide_free(struct guide *g)
 	xmltv_close(g->x);
 	keyset_free(&g->keys);
 	buf_free(&g->out);
+	if (g->have_filter)
+		filter_free(&g->f);
+	free(g->cache_key);
+}
+
+/* The start both guides share: the filters, then the ETag, HEAD and
+ * cache steps.  Returns 0 with *done set when the answer is complete
+ * (304, HEAD, sent from the cache, or the client left), 0 when the body
+ * is to be written, or an errno with *cause. */
+static int
+guide_start(struct guide *g, struct request *r, const char *route,
+    int *done, char **cause)
+{
+	char	*key;
+	int	 error;
+
+	*done = 0;
+	if ((error = filter_from_request(&g->f, r, cause)) != 0)
+		return (error);
+	g->have_filter = 1;
+	key = filter_key(&g->f, r);
+	g->cache_key = xprintf("%s;%s", key, route);
+	free(key);
+	if (response_begin_cacheable(g->resp, r, store_generation(r->store),
+	    g->cache_key, g->content_type) != 0)
+		*done = 1;
+	return (0);
 }
 
 /* Hands bytes to the response, which starts on the first of them: until
@@ -239,23 +269,11 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
     char **cause)
 {
 	struct guide	 g;
-	struct filter	 f;
-	char		*key = NULL, *cache_key = NULL;
-	int		 error = 0, have_filter = 0;
+	int		 error = 0, done;
 
 	(void)json;
 	guide_init(&g, resp, EPG_XML_TYPE);
-	if (r->store == NULL) {
-		*cause = xstrdup("the database is not available");
-		return (EIO);
-	}
-	if ((error = filter_from_request(&f, r, cause)) != 0)
-		goto out;
-	have_filter = 1;
-	key = filter_key(&f, r);
-	cache_key = xprintf("%s;epg.xml", key);
-	if (response_begin_cacheable(resp, r, store_generation(r->store),
-	    cache_key, EPG_XML_TYPE) != 0)
+	if ((error = guide_start(&g, r, "epg.xml", &done, cause)) != 0 || done)
 		goto out;
 
 	if ((g.x = xmltv_open(xml_write, &g)) == NULL) {
@@ -263,10 +281,10 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
 		error = ENOMEM;
 		goto out;
 	}
-	error = catalog_channels_each(r->store, &f.cf, put_channel, &g,
+	error = catalog_channels_each(r->store, &g.f.cf, put_channel, &g,
 	    cause);
 	if (error == 0)
-		error = catalog_channels_each(r->store, &f.cf, put_programmes,
+		error = catalog_channels_each(r->store, &g.f.cf, put_programmes,
 		    &g, cause);
 	if (error != 0) {
 		error = pass_error(&g, error, cause);
@@ -282,10 +300,6 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
 out:
 	g.abort = 1;
 	guide_free(&g);
-	free(cache_key);
-	free(key);
-	if (have_filter)
-		filter_free(&f);
 	return (error);
 }
 
@@ -343,34 +357,23 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
     char **cause)
 {
 	struct guide	 g;
-	struct filter	 f;
 	json_object	*generated;
-	char		*key = NULL, *cache_key = NULL, t[TIMEFMT_BUFSIZE];
-	int		 error = 0, have_filter = 0;
+	char		 t[TIMEFMT_BUFSIZE];
+	int		 error = 0, done;
 
 	(void)json;
 	guide_init(&g, resp, EPG_JSON_TYPE);
-	if (r->store == NULL) {
-		*cause = xstrdup("the database is not available");
-		return (EIO);
-	}
-	if ((error = filter_from_request(&f, r, cause)) != 0)
-		goto out;
-	have_filter = 1;
-	key = filter_key(&f, r);
-	cache_key = xprintf("%s;api/epg", key);
-	if (response_begin_cacheable(resp, r, store_generation(r->store),
-	    cache_key, EPG_JSON_TYPE) != 0)
+	if ((error = guide_start(&g, r, "api/epg", &done, cause)) != 0 || done)
 		goto out;
 
-	timefmt_format_iso8601(f.cf.now - f.cf.now % 60, t, sizeof t);
+	timefmt_format_iso8601(g.f.cf.now - g.f.cf.now % 60, t, sizeof t);
 	generated = json_object_new_string(t);
 	buf_adds(&g.out, "{\"generated\":");
 	buf_adds(&g.out, json_object_to_json_string_ext(generated,
 	    EPG_JSON_FLAGS));
 	buf_adds(&g.out, ",\"channels\":[");
 	json_object_put(generated);
-	error = catalog_channels_each(r->store, &f.cf, put_json_channel, &g,
+	error = catalog_channels_each(r->store, &g.f.cf, put_json_channel, &g,
 	    cause);
 	if (error != 0) {
 		error = pass_error(&g, error, cause);
@@ -384,9 +387,5 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
 out:
 	g.abort = 1;
 	guide_free(&g);
-	free(cache_key);
-	free(key);
-	if (have_filter)
-		filter_free(&f);
 	return (error);
 }

@@ -197,10 +197,6 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 
 	memset(&pl, 0, sizeof pl);
 	pl.resp = resp;
-	if (r->store == NULL) {
-		*cause = xstrdup("the database is not available");
-		return (EIO);
-	}
 	if ((error = parse_variants(r, &pl.variants, cause)) != 0)
 		goto out;
 	if ((error = filter_from_request(&f, r, cause)) != 0)
