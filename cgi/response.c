@@ -432,7 +432,11 @@ cache_send(struct response *resp, const char *path, int fd, off_t size)
 	return (rc);
 }
 
-int
+/* Starts a streamed, cacheable body: if the cache holds it, sends it and
+ * returns 1; else sends the headers, captures what follows into the cache
+ * and returns 0; -1 if the client is gone.  Only through
+ * response_begin_cacheable, whose ETag step adds Vary. */
+static int
 response_begin_cached(struct response *resp, int64_t generation,
     const char *key, const char *content_type)
 {

@@ -77,12 +77,6 @@ int	 response_printf(struct response *resp, const char *fmt, ...)
  * sendfile set (lighttpd's X-Sendfile), the web server sends the file
  * itself.  Call once at start; dir NULL disables the cache. */
 void	 response_cache_init(const char *dir, int sendfile);
-/* Starts a streamed, cacheable body: if the cache holds it, sends it and
- * returns 1 (the handler is done); else sends the headers, captures what
- * follows into the cache and returns 0 (the handler writes the body);
- * -1 if the client is gone. */
-int	 response_begin_cached(struct response *resp, int64_t generation,
-	    const char *key, const char *content_type);
 
 /* The start of every cacheable GET (playlists, guides, lists), in one
  * place: the ETag (304 when it matches), HEAD (headers only), then the
