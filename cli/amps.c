@@ -343,6 +343,10 @@ static const struct cmd cmds[] = {
 	  "write the database back to the config (or FILE)" },
 	{ "key", cmd_key, "key add NAME [--role viewer|admin] | list | "
 	  "revoke NAME", "manage API keys" },
+	{ "tuners", cmd_tuners, "tuners [--json]",
+	  "list the pipelines streamd runs" },
+	{ "shutdown", cmd_shutdown, "shutdown",
+	  "stop streamd cleanly and wait for it" },
 	{ "serve", cmd_serve, "serve",
 	  "run lighttpd, amps.fcgi and streamd in the foreground" },
 	{ NULL, NULL, NULL, NULL }

@@ -21,4 +21,8 @@ int	 cli_make_dirs(const char *path, mode_t mode);
  * summary line.  Returns 0, or 1 after printing why. */
 int	 cli_import(const struct config *cfg, int flags);
 
+/* tuners.c: commands that talk to streamd's control socket. */
+int	 cmd_tuners(const char *conf, int argc, char **argv);
+int	 cmd_shutdown(const char *conf, int argc, char **argv);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "conf.h"
 #include "store.h"
 #include "sync.h"
@@ -46,25 +47,13 @@ cli_load_config(const char *path, struct config **cfg)
 int
 cli_make_dirs(const char *path, mode_t mode)
 {
-	char	*copy, *p;
-	int	 rc = 0;
+	char	*failed = NULL;
 
-	copy = xstrdup(path);
-	for (p = copy + 1; rc == 0 && *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, mode) != 0 && errno != EEXIST)
-			rc = -1;	/* copy names the folder that failed */
-		else
-			*p = '/';
-	}
-	if (rc == 0 && mkdir(copy, mode) != 0 && errno != EEXIST)
-		rc = -1;
-	if (rc != 0)
-		cli_warn("%s: %s", copy, strerror(errno));
-	free(copy);
-	return (rc);
+	if (fs_mkdirs(path, mode, &failed) == 0)
+		return (0);
+	cli_warn("%s: %s", failed, strerror(errno));
+	free(failed);
+	return (-1);
 }
 
 int

@@ -83,6 +83,8 @@ struct channel {
 	struct strlist	 input_args;
 	char		*output_format;
 	int		 ll_hls;
+	long long	 segment_duration;	/* 0 = the profile's */
+	long long	 playlist_size;		/* 0 = the profile's */
 	int		 audio_only;
 	struct hwaccel	 hwaccel;
 	int		 always_on;

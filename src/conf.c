@@ -155,12 +155,49 @@ static const struct schema_field server_fields[] = {
 	{ .name = "max_body_size", .type = SCHEMA_INT,
 	  .offset = SV(max_body_size), .def = "1048576", .min = 1024,
 	  .max = 1073741824, .help = "largest request body, bytes" },
+	{ .name = "input_timeout", .type = SCHEMA_INT,
+	  .offset = SV(input_timeout), .def = "10", .min = 1, .max = 600,
+	  .help = "seconds to open an input or wait for its data" },
+	{ .name = "stall_timeout", .type = SCHEMA_INT,
+	  .offset = SV(stall_timeout), .def = "10", .min = 1, .max = 600,
+	  .help = "seconds without a packet before an input counts as "
+	  "failed" },
+	{ .name = "restart_delay_min", .type = SCHEMA_INT,
+	  .offset = SV(restart_delay_min), .def = "1", .min = 1,
+	  .max = 3600, .help = "first backoff after a failure, seconds" },
+	{ .name = "restart_delay_max", .type = SCHEMA_INT,
+	  .offset = SV(restart_delay_max), .def = "30", .min = 1,
+	  .max = 86400, .help = "longest backoff, seconds" },
+	{ .name = "max_failures", .type = SCHEMA_INT,
+	  .offset = SV(max_failures), .def = "0", .min = 0, .max = 1000000,
+	  .help = "failures in a row before a channel is given up "
+	  "(state failed); 0 = never" },
+	{ .name = "ensure_timeout", .type = SCHEMA_INT,
+	  .offset = SV(ensure_timeout), .def = "15", .min = 1, .max = 600,
+	  .help = "seconds a request waits for a channel to be playable" },
+	{ .name = "cleanup_delay", .type = SCHEMA_INT,
+	  .offset = SV(cleanup_delay), .def = "60", .min = 0, .max = 86400,
+	  .help = "seconds before a stopped channel's files are removed" },
 	{ .name = NULL }
 };
 
+/* The backoff bounds must be in order. */
+static int
+check_server(const void *obj, char *key, char **cause)
+{
+	const struct server_conf	*sv = obj;
+
+	if (sv->restart_delay_max < sv->restart_delay_min) {
+		snprintf(key, SCHEMA_KEYSIZE, "restart_delay_max");
+		*cause = xstrdup("must not be below restart_delay_min");
+		return (-1);
+	}
+	return (0);
+}
+
 const struct schema server_schema = {
 	.name = "server", .size = sizeof(struct server_conf),
-	.fields = server_fields,
+	.fields = server_fields, .check = check_server,
 };
 
 static int

@@ -21,6 +21,14 @@ struct server_conf {
 	char		*log_file;
 	long long	 idle_timeout;	/* seconds */
 	long long	 max_body_size;	/* bytes */
+	/* streamd: pipelines. */
+	long long	 input_timeout;	/* seconds: open, read */
+	long long	 stall_timeout;	/* seconds without packets */
+	long long	 restart_delay_min;	/* backoff bounds, seconds */
+	long long	 restart_delay_max;
+	long long	 max_failures;	/* in a row; 0 = never give up */
+	long long	 ensure_timeout;	/* seconds */
+	long long	 cleanup_delay;	/* seconds */
 };
 
 struct api_key {

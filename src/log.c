@@ -216,7 +216,8 @@ log_vmsg(enum log_level level, const char *tag, const char *fmt, va_list ap)
 	free(msg);
 }
 
-/* libav has eight levels, we have four. */
+/* libav has eight levels, we have four.  libav's info is chatter for an
+ * operator (every file a muxer opens), so it goes to debug. */
 static enum log_level
 map_av_level(int level)
 {
@@ -224,8 +225,6 @@ map_av_level(int level)
 		return (LOG_LEVEL_ERROR);
 	if (level <= AV_LOG_WARNING)
 		return (LOG_LEVEL_WARN);
-	if (level <= AV_LOG_INFO)
-		return (LOG_LEVEL_INFO);
 	return (LOG_LEVEL_DEBUG);
 }
 

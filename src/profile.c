@@ -12,6 +12,8 @@
 
 #define PF(m)	offsetof(struct profile, m)
 
+static const char *const segment_types[] = { "mpegts", "fmp4", NULL };
+
 const char *const profile_output_formats[] = {
 	"ts", "hls", "ll-hls", "dash", "rtsp", "audio", "mse", NULL
 };
@@ -143,6 +145,13 @@ static const struct schema_field profile_fields[] = {
 	{ .name = "playlist_size", .type = SCHEMA_INT,
 	  .offset = PF(playlist_size), .def = "6", .min = 2, .max = 1000,
 	  .help = "segments listed in a live playlist" },
+	{ .name = "hls_segment_type", .type = SCHEMA_STRING,
+	  .offset = PF(hls_segment_type), .def = "mpegts",
+	  .flags = SCHEMA_LOWER, .choices = segment_types,
+	  .help = "mpegts or fmp4" },
+	{ .name = "part_duration_ms", .type = SCHEMA_INT,
+	  .offset = PF(part_duration_ms), .def = "500", .min = 100,
+	  .max = 5000, .help = "LL-HLS partial segment length" },
 	{ .name = "video_options", .type = SCHEMA_MAP,
 	  .offset = PF(video_options), .max = 64 },
 	{ .name = "audio_options", .type = SCHEMA_MAP,

@@ -26,6 +26,8 @@ struct profile {
 	char		*output_format;	/* ts hls ll-hls dash rtsp audio mse */
 	long long	 segment_duration;	/* seconds */
 	long long	 playlist_size;		/* segments listed */
+	char		*hls_segment_type;	/* "mpegts" or "fmp4" */
+	long long	 part_duration_ms;	/* LL-HLS parts */
 	struct kvlist	 video_options;	/* encoder private options */
 	struct kvlist	 audio_options;
 	struct kvlist	 format_options;	/* muxer options */

@@ -292,7 +292,13 @@ static const char *const migrations[] = {
 	"	id		INTEGER PRIMARY KEY CHECK (id = 1),\n"
 	"	value		TEXT NOT NULL\n"
 	");\n"
-	"INSERT INTO identity VALUES (1, lower(hex(randomblob(8))));\n"
+	"INSERT INTO identity VALUES (1, lower(hex(randomblob(8))));\n",
+
+	/* 3 -> 4: streamd's segmenter settings per profile and channel. */
+	"ALTER TABLE profiles ADD COLUMN hls_segment_type TEXT;\n"
+	"ALTER TABLE profiles ADD COLUMN part_duration_ms INTEGER;\n"
+	"ALTER TABLE channels ADD COLUMN segment_duration INTEGER;\n"
+	"ALTER TABLE channels ADD COLUMN playlist_size INTEGER;\n"
 };
 
 #define BUSY_TIMEOUT_MS	5000

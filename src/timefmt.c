@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <time.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -283,4 +285,13 @@ timefmt_format_xmltv(int64_t t, char *buf, size_t size)
 	snprintf(buf, size, "%04lld%02d%02d%02d%02d%02d +0000",
 	    (long long)c.year, c.mon, c.day, c.hour, c.min, c.sec);
 	return (buf);
+}
+
+int64_t
+timefmt_monotonic_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }

@@ -33,4 +33,7 @@ char	*timefmt_format_xmltv(int64_t t, char *buf, size_t size);
 int	 timefmt_from_utc(int year, int mon, int day, int hour, int min,
 	    int sec, int64_t *out);
 
+/* The monotonic clock in microseconds, for timeouts and rates. */
+int64_t	 timefmt_monotonic_us(void);
+
 #endif

@@ -8,24 +8,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include <time.h>
+
+#include <libavdevice/avdevice.h>
+
 #include "conf.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
+#include "streamd.h"
 #include "sync.h"
 #include "xmalloc.h"
-
-/* Signal handlers only set flags; the main loop acts on them. */
-static volatile sig_atomic_t	got_term;
-static volatile sig_atomic_t	got_hup;
-
-static void
-on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else
-		got_term = 1;
-}
 
 static void
 usage(FILE *f)
@@ -33,11 +29,28 @@ usage(FILE *f)
 	fprintf(f, "usage: streamd [-c FILE] [-l LEVEL] [-V]\n");
 }
 
+/* The database's folder, made as amps init would. */
+static void
+db_dir(const char *path)
+{
+	char	*d, *slash, *failed = NULL;
+
+	d = xstrdup(path);
+	if ((slash = strrchr(d, '/')) != NULL && slash != d) {
+		*slash = '\0';
+		if (fs_mkdirs(d, 0755, &failed) != 0) {
+			log_warn("main", "%s: %s", failed, strerror(errno));
+			free(failed);
+		}
+	}
+	free(d);
+}
+
 /* Reads the config and imports it (the merge rule of sync.h), as amps init
  * does.  A bad config is logged and changes nothing: streamd keeps
  * running on what the database holds. */
 static int
-reload(const char *path, struct store **s)
+reload(const char *path, struct store **s, struct config **keep)
 {
 	struct config		*cfg;
 	struct conf_error	 err;
@@ -61,6 +74,8 @@ reload(const char *path, struct store **s)
 		conf_free(cfg);
 		return (-1);
 	}
+	if (*s == NULL)
+		db_dir(cfg->server.database);
 	if (*s == NULL && store_open(cfg->server.database,
 	    STORE_CREATE | STORE_MIGRATE, s, &cause) != 0) {
 		log_error("store", "%s", cause);
@@ -77,8 +92,64 @@ reload(const char *path, struct store **s)
 	log_info("config", "%s: %u added, %u updated, %u removed, %u kept, "
 	    "%u unchanged (generation %lld)", cfg->file, r.added, r.updated,
 	    r.removed, r.kept, r.unchanged, (long long)store_generation(*s));
-	conf_free(cfg);
+	if (*keep != NULL && strcmp((*keep)->server.control_socket,
+	    cfg->server.control_socket) != 0)
+		log_warn("config", "control_socket moved to %s; restart "
+		    "streamd to use it", cfg->server.control_socket);
+	conf_free(*keep);
+	*keep = cfg;
 	return (0);
+}
+
+/* mkdir -p for the media folders; a failure is logged, and the outputs
+ * report it again when they cannot write. */
+static void
+make_dirs(const char *path)
+{
+	char	*failed = NULL;
+
+	if (fs_mkdirs(path, 0755, &failed) != 0) {
+		log_warn("main", "%s: %s", failed, strerror(errno));
+		free(failed);
+	}
+}
+
+static void
+media_dirs(const struct config *cfg)
+{
+	char	*d, *slash;
+
+	d = xstrdup(cfg->server.control_socket);
+	if ((slash = strrchr(d, '/')) != NULL && slash != d) {
+		*slash = '\0';
+		make_dirs(d);
+	}
+	free(d);
+
+	d = xprintf("%s/hls", cfg->server.media_root);
+	make_dirs(d);
+	free(d);
+	d = xprintf("%s/dash", cfg->server.media_root);
+	make_dirs(d);
+	free(d);
+}
+
+static void
+apply_reload(const char *conf, struct store **s, struct config **cfg,
+    struct manager *m, int level)
+{
+	char	*cause = NULL;
+
+	if (reload(conf, s, cfg) != 0)
+		return;
+	if (level >= 0)
+		log_set_level((enum log_level)level);
+	media_dirs(*cfg);
+	manager_configure(m, *cfg);
+	if (manager_load(m, *s, &cause) != 0) {
+		log_error("manager", "%s", cause);
+		free(cause);
+	}
 }
 
 int
@@ -91,11 +162,16 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sigaction	 sa;
 	struct store		*s = NULL;
+	struct config		*cfg = NULL;
+	struct manager		*m;
+	struct control		*ctl = NULL;
+	struct timespec		 ts;
+	char			*cause = NULL;
+	int			 wake_fd, sig;
 	const char		*conf = NULL;
 	int			 ch, level = -1;
-	sigset_t		 mask, old;
+	sigset_t		 mask;
 
 	while ((ch = getopt_long(argc, argv, "c:l:hV", opts, NULL)) != -1) {
 		switch (ch) {
@@ -130,45 +206,81 @@ main(int argc, char **argv)
 
 	log_open(NULL, "streamd", NULL);
 	log_hook_libav();
+	/* Device inputs: lavfi (the demo's test pattern), v4l2, alsa. */
+	avdevice_register_all();
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Signals go to this thread alone (pipelines and the socket run in
+	 * threads that inherit the mask) and are taken with sigtimedwait,
+	 * between housekeeping rounds. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (reload(conf, &s) != 0 && s == NULL) {
+	if (reload(conf, &s, &cfg) != 0 && s == NULL) {
+		log_close();
+		return (1);
+	}
+	if (cfg == NULL) {
+		/* The file broke after the database was opened: cannot
+		 * happen at start, but keep the rule simple. */
 		log_close();
 		return (1);
 	}
 	if (level >= 0)
 		log_set_level((enum log_level)level);
+	media_dirs(cfg);
+	if ((wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		log_error("main", "eventfd: %s", strerror(errno));
+		return (1);
+	}
+	m = manager_new(cfg, wake_fd);
+	if (control_open(&ctl, cfg, m, wake_fd, &cause) != 0) {
+		log_error("control", "%s", cause);
+		free(cause);
+		manager_free(m);
+		store_close(s);
+		conf_free(cfg);
+		log_close();
+		return (1);
+	}
+	if (manager_load(m, s, &cause) != 0) {
+		log_error("manager", "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (control_start(ctl, &cause) != 0) {
+		log_error("control", "%s", cause);
+		free(cause);
+		return (1);
+	}
 	log_info("main", "streamd %s started (pid %ld)", PACKAGE_VERSION,
 	    (long)getpid());
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	while (!got_term) {
-		/* Wait for a signal without a race between the check and the
-		 * wait. */
-		sigprocmask(SIG_BLOCK, &mask, &old);
-		if (!got_term && !got_hup)
-			sigsuspend(&old);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (got_hup) {
-			got_hup = 0;
-			log_info("main", "SIGHUP: reloading %s", conf);
-			reload(conf, &s);
-			if (level >= 0)
-				log_set_level((enum log_level)level);
+	ts.tv_sec = 0;
+	ts.tv_nsec = 250000000;
+	for (;;) {
+		sig = sigtimedwait(&mask, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT || control_want_shutdown)
+			break;
+		if (sig == SIGHUP || control_want_reload) {
+			control_want_reload = 0;
+			log_info("main", "%s: reloading %s", sig == SIGHUP ?
+			    "SIGHUP" : "reload", conf);
+			apply_reload(conf, &s, &cfg, m, level);
 		}
+		manager_housekeep(m, s);
 	}
 	log_info("main", "stopping");
+	manager_shutdown(m, s);
+	control_close(ctl);
+	manager_free(m);
+	close(wake_fd);
 	store_close(s);
+	conf_free(cfg);
+	log_info("main", "stopped");
 	log_close();
 	return (0);
 }

@@ -468,6 +468,7 @@ static const char full_channel[] =
 	"  \"input_options\": { \"rtmp_live\": \"live\", \"timeout\": 5 },"
 	"  \"input_args\": [ \"-re\", \"-stream_loop\", \"-1\" ],"
 	"  \"output_format\": \"hls\", \"ll_hls\": true, \"audio_only\": true,"
+	"  \"segment_duration\": 2, \"playlist_size\": 5,"
 	"  \"hwaccel\": { \"type\": \"vaapi\", \"device\": \"/dev/dri/r\" },"
 	"  \"always_on\": true,"
 	"  \"schedule\": { \"start\": \"2026-01-01T10:00:00Z\","

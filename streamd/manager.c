@@ -1,0 +1,782 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "streamd.h"
+#include "xmalloc.h"
+
+/* A pipeline in the manager's list. */
+struct entry {
+	struct pipeline	*p;
+	int		 refs;		/* control connections using it */
+	int		 stopping;
+	int		 removed;	/* out of the list, waiting for refs */
+};
+
+/* A folder to remove once its channel has been stopped long enough. */
+struct cleanup {
+	long long	 id;
+	int64_t		 at;
+};
+
+struct manager {
+	pthread_mutex_t	 lock;
+	struct entry	*v;
+	size_t		 n;
+	struct channel	**ch;		/* the channels, by id order */
+	size_t		 nch;
+	struct objlist	 profiles;	/* struct profile */
+	struct pipeline_limits limits;
+	int		 idle_timeout;
+	int		 cleanup_delay;
+	int		 wake_fd;
+	struct cleanup	*cl;
+	size_t		 ncl;
+	int64_t		 generation;
+	int64_t		 next_check;
+};
+
+static void
+set_limits(struct manager *m, const struct config *cfg)
+{
+	free(m->limits.media_root);
+	m->limits.media_root = xstrdup(cfg->server.media_root);
+	m->limits.input_timeout = (int)cfg->server.input_timeout;
+	m->limits.stall_timeout = (int)cfg->server.stall_timeout;
+	m->limits.delay_min = (int)cfg->server.restart_delay_min;
+	m->limits.delay_max = (int)cfg->server.restart_delay_max;
+	m->limits.max_failures = (int)cfg->server.max_failures;
+	m->idle_timeout = (int)cfg->server.idle_timeout;
+	m->cleanup_delay = (int)cfg->server.cleanup_delay;
+}
+
+struct manager *
+manager_new(const struct config *cfg, int wake_fd)
+{
+	struct manager	*m;
+
+	m = xcalloc(1, sizeof *m);
+	pthread_mutex_init(&m->lock, NULL);
+	m->wake_fd = wake_fd;
+	m->generation = -1;
+	set_limits(m, cfg);
+	return (m);
+}
+
+void
+manager_configure(struct manager *m, const struct config *cfg)
+{
+	pthread_mutex_lock(&m->lock);
+	set_limits(m, cfg);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static struct channel *
+find_channel(struct manager *m, long long id)
+{
+	size_t	i;
+
+	for (i = 0; i < m->nch; i++)
+		if (m->ch[i]->id == id)
+			return (m->ch[i]);
+	return (NULL);
+}
+
+static struct entry *
+find_entry(struct manager *m, long long id, const char *group)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n; i++)
+		if (!m->v[i].removed && m->v[i].p->id == id &&
+		    strcmp(m->v[i].p->group, group) == 0)
+			return (&m->v[i]);
+	return (NULL);
+}
+
+static struct entry *
+entry_of(struct manager *m, struct pipeline *p)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->v[i].p == p)
+			return (&m->v[i]);
+	return (NULL);
+}
+
+static const struct profile *
+profile_named(struct manager *m, const char *name)
+{
+	const struct profile	*pf;
+	size_t			 i;
+
+	for (i = 0; i < m->profiles.n; i++) {
+		pf = schema_list_at(&profile_schema, &m->profiles, i);
+		if (strcmp(pf->name, name) == 0)
+			return (pf);
+	}
+	return (profile_builtin(name));
+}
+
+/* Which pipeline serves (channel, variant): the main input, unless the
+ * variant has an input of its own. */
+static const char *
+group_of(const struct channel *ch, const char *variant, int *found)
+{
+	const struct variant	*v;
+
+	*found = 1;
+	if (variant == NULL || variant[0] == '\0')
+		return ("");
+	if ((v = channel_variant(ch, variant)) == NULL) {
+		*found = 0;
+		return (NULL);
+	}
+	if (v->source != NULL || v->custom_ffmpeg.command != NULL ||
+	    v->input_options.n > 0 || v->input_args.n > 0)
+		return (v->name);
+	return ("");
+}
+
+/* The channel id and the pipeline group serving variant; the caller
+ * holds the lock.  Returns -1 with *cause when either is unknown. */
+static int
+lookup(struct manager *m, long long id, const char *variant,
+    struct channel **ch, const char **group, char **cause)
+{
+	int	found;
+
+	if ((*ch = find_channel(m, id)) == NULL) {
+		*cause = xprintf("no stream %lld", id);
+		return (-1);
+	}
+	*group = group_of(*ch, variant, &found);
+	if (!found) {
+		*cause = xprintf("stream %lld has no variant '%s'", id,
+		    variant);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Starts a pipeline for (ch, group); the caller holds the lock. */
+static struct entry *
+start(struct manager *m, const struct channel *ch, const char *group,
+    char **cause)
+{
+	const struct profile	**pfs;
+	struct pipeline		 *p;
+	size_t			  i;
+	int			  n = 0;
+
+	pfs = xcalloc(ch->adaptive_bitrates.n + 1, sizeof *pfs);
+	pfs[n++] = profile_named(m, ch->ffmpeg_profile ? ch->ffmpeg_profile :
+	    "copy");
+	for (i = 0; i < ch->adaptive_bitrates.n; i++) {
+		const struct variant *v = schema_list_at(&variant_schema,
+		    &ch->adaptive_bitrates, i);
+		if (v->ffmpeg_profile != NULL)
+			pfs[n++] = profile_named(m, v->ffmpeg_profile);
+	}
+	p = pipeline_new(ch, group, pfs, n, &m->limits, m->wake_fd, cause);
+	free(pfs);
+	if (p == NULL)
+		return (NULL);
+	p->last_used = time(NULL);
+	if (pipeline_start(p, cause) != 0) {
+		pipeline_free(p);
+		return (NULL);
+	}
+	m->v = xreallocarray(m->v, m->n + 1, sizeof *m->v);
+	memset(&m->v[m->n], 0, sizeof m->v[m->n]);
+	m->v[m->n].p = p;
+	return (&m->v[m->n++]);
+}
+
+/* The outputs an always-on channel keeps running. */
+static unsigned
+default_outputs(struct manager *m, const struct channel *ch)
+{
+	const struct profile	*pf;
+	const char		*fmt = ch->output_format;
+	unsigned		 o;
+
+	if (fmt == NULL && (pf = profile_named(m, ch->ffmpeg_profile ?
+	    ch->ffmpeg_profile : "copy")) != NULL)
+		fmt = pf->output_format;
+	o = output_from_name(fmt ? fmt : "hls");
+	if (o == 0)
+		o = OUTPUT_HLS;
+	return (o);
+}
+
+static void
+stop_entry(struct entry *e)
+{
+	if (!e->stopping) {
+		e->stopping = 1;
+		pipeline_stop(e->p);
+	}
+}
+
+/* Stops a pipeline and waits for its thread, so that a successor never
+ * writes the same folders at the same time; it is freed by the reaper
+ * once no connection uses it. */
+static void
+retire(struct entry *e)
+{
+	stop_entry(e);
+	if (e->p->thread_started) {
+		pthread_join(e->p->thread, NULL);
+		e->p->thread_started = 0;
+	}
+	e->removed = 1;
+}
+
+int
+manager_load(struct manager *m, struct store *s, char **cause)
+{
+	struct channel	**v = NULL, *old;
+	struct objlist	  profiles = { NULL, 0 }, progs;
+	size_t		  n = 0, i;
+	int64_t		  now = time(NULL);
+	struct entry	 *e;
+	char		 *why = NULL;
+	int		  changed;
+
+	if (catalog_channels(s, NULL, &v, &n, cause) != 0)
+		return (-1);
+	if (catalog_profiles(s, &profiles, cause) != 0) {
+		catalog_channels_free(v, n);
+		return (-1);
+	}
+	pthread_mutex_lock(&m->lock);
+	m->generation = store_generation(s);
+	/* Running pipelines whose channel changed or went away. */
+	for (i = 0; i < m->n; i++) {
+		e = &m->v[i];
+		if (e->removed || e->stopping)
+			continue;
+		old = NULL;
+		for (size_t k = 0; k < n; k++)
+			if (v[k]->id == e->p->id)
+				old = v[k];
+		if (old == NULL || !channel_in_window(old, now)) {
+			log_info("manager", "stream %lld: %s; stopping",
+			    e->p->id, old == NULL ? "removed" :
+			    "outside its schedule");
+			stop_entry(e);
+			continue;
+		}
+		/* The programmes are not the pipeline's business. */
+		progs = old->next_programs;
+		memset(&old->next_programs, 0, sizeof old->next_programs);
+		changed = !schema_equal(&channel_schema, old, e->p->ch);
+		old->next_programs = progs;
+		for (int r = 0; !changed && r < e->p->nrend; r++) {
+			const struct profile *pf = profile_named(m,
+			    e->p->rend[r].profile->name);
+			if (e->p->rend[r].name[0] != '@' && (pf == NULL ||
+			    !schema_equal(&profile_schema, pf,
+			    e->p->rend[r].profile)))
+				changed = 1;
+		}
+		if (!changed)
+			continue;
+		log_info("manager", "stream %lld: changed; restarting",
+		    e->p->id);
+		/* A new pipeline takes over the outputs. */
+		retire(e);
+		{
+			unsigned wanted[64];
+			int nr = e->p->nrend < 64 ? e->p->nrend : 64, r, leases;
+			struct entry *ne;
+			char *group = xstrdup(e->p->group);
+			char **names = xcalloc((size_t)nr, sizeof *names);
+
+			for (r = 0; r < nr; r++) {
+				wanted[r] = e->p->rend[r].wanted;
+				names[r] = xstrdup(e->p->rend[r].name);
+			}
+			leases = e->p->leases;
+			ne = start(m, old, group, &why);
+			if (ne == NULL) {
+				log_error("manager", "stream %lld: %s",
+				    old->id, why);
+				free(why);
+				why = NULL;
+			} else {
+				for (r = 0; r < nr; r++) {
+					int k = pipeline_rendition(ne->p,
+					    names[r]);
+					if (k >= 0 && wanted[r])
+						pipeline_want(ne->p, k,
+						    wanted[r]);
+				}
+				ne->p->leases = leases;
+			}
+			for (r = 0; r < nr; r++)
+				free(names[r]);
+			free(names);
+			free(group);
+		}
+	}
+	catalog_channels_free(m->ch, m->nch);
+	m->ch = v;
+	m->nch = n;
+	schema_list_free(&profile_schema, &m->profiles);
+	m->profiles = profiles;
+	/* always_on channels run without viewers. */
+	for (i = 0; i < n; i++) {
+		if (!v[i]->always_on || !channel_in_window(v[i], now) ||
+		    find_entry(m, v[i]->id, "") != NULL)
+			continue;
+		if ((e = start(m, v[i], "", &why)) == NULL) {
+			log_error("manager", "stream %lld: %s", v[i]->id, why);
+			free(why);
+			why = NULL;
+			continue;
+		}
+		pipeline_want(e->p, 0, default_outputs(m, v[i]));
+	}
+	pthread_mutex_unlock(&m->lock);
+	return (0);
+}
+
+int
+manager_ensure(struct manager *m, long long id, const char *variant,
+    unsigned output, struct pipeline **pp, int *rend, char **cause)
+{
+	struct channel	*ch;
+	struct entry	*e;
+	const char	*group;
+	int		 r, rc = -1;
+
+	pthread_mutex_lock(&m->lock);
+	if (lookup(m, id, variant, &ch, &group, cause) != 0)
+		goto out;
+	if (!channel_in_window(ch, time(NULL))) {
+		*cause = xprintf("stream %lld is outside its schedule", id);
+		goto out;
+	}
+	if ((e = find_entry(m, id, group)) != NULL && e->stopping) {
+		/* Stopping (idle, or a stop command): a new one takes over
+		 * at once. */
+		retire(e);
+		e = NULL;
+	}
+	if (e == NULL && (e = start(m, ch, group, cause)) == NULL)
+		goto out;
+	if (output & OUTPUT_AUDIO)
+		r = pipeline_rendition(e->p, "@audio");
+	else if (group[0] == '\0' && variant != NULL && variant[0] != '\0')
+		r = pipeline_rendition(e->p, variant);
+	else
+		r = 0;
+	if (r < 0) {
+		*cause = xprintf("stream %lld: no rendition '%s'", id,
+		    variant);
+		goto out;
+	}
+	if ((output & (OUTPUT_TS)) && r != 0) {
+		*cause = xprintf("stream %lld: variant '%s' shares the "
+		    "main input; its live feed is not available, use HLS",
+		    id, variant);
+		goto out;
+	}
+	pthread_mutex_lock(&e->p->lock);
+	e->p->last_used = time(NULL);
+	if (e->p->state == PIPELINE_FAILED || e->p->state ==
+	    PIPELINE_BACKOFF) {
+		/* Someone wants it now: try at once. */
+		e->p->restart = 1;
+		e->p->failures = 0;
+		pthread_cond_broadcast(&e->p->cond);
+	}
+	pthread_mutex_unlock(&e->p->lock);
+	pipeline_want(e->p, r, output);
+	e->refs++;
+	*pp = e->p;
+	*rend = r;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return (rc);
+}
+
+void
+manager_put(struct manager *m, struct pipeline *p)
+{
+	struct entry	*e;
+
+	pthread_mutex_lock(&m->lock);
+	if ((e = entry_of(m, p)) != NULL && e->refs > 0)
+		e->refs--;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+manager_lease(struct manager *m, struct pipeline *p, int delta)
+{
+	(void)m;
+	pthread_mutex_lock(&p->lock);
+	p->leases += delta;
+	if (p->leases < 0)
+		p->leases = 0;
+	p->last_used = time(NULL);
+	p->dirty = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int
+each_match(struct manager *m, long long id, const char *variant, int stop,
+    char **cause)
+{
+	struct channel	*ch;
+	struct entry	*e;
+	const char	*group;
+	int		 rc = -1;
+
+	pthread_mutex_lock(&m->lock);
+	if (lookup(m, id, variant, &ch, &group, cause) != 0)
+		goto out;
+	if ((e = find_entry(m, id, group)) == NULL || e->stopping) {
+		*cause = xprintf("stream %lld is not running", id);
+		goto out;
+	}
+	if (stop)
+		stop_entry(e);
+	else
+		pipeline_restart(e->p);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return (rc);
+}
+
+int
+manager_restart(struct manager *m, long long id, const char *variant,
+    char **cause)
+{
+	return (each_match(m, id, variant, 0, cause));
+}
+
+int
+manager_stop(struct manager *m, long long id, const char *variant,
+    char **cause)
+{
+	return (each_match(m, id, variant, 1, cause));
+}
+
+static json_object *
+outputs_json(struct pipeline *p)
+{
+	json_object	*a = json_object_new_array();
+	unsigned	 bit;
+	int		 r;
+	char		 name[160];
+
+	for (r = 0; r < p->nrend; r++) {
+		for (bit = 1; bit <= OUTPUT_MASTER; bit <<= 1) {
+			if (!(p->rend[r].ready & bit))
+				continue;
+			if (p->rend[r].name[0] == '\0' ||
+			    p->rend[r].name[0] == '@')
+				snprintf(name, sizeof name, "%s",
+				    output_name(bit));
+			else
+				snprintf(name, sizeof name, "%s:%s",
+				    output_name(bit), p->rend[r].name);
+			json_object_array_add(a, json_object_new_string(name));
+		}
+	}
+	return (a);
+}
+
+/* The status of one pipeline; the caller holds p->lock. */
+static json_object *
+status_json(struct pipeline *p)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "stream", json_object_new_int64(p->id));
+	json_object_object_add(o, "variant",
+	    json_object_new_string(p->group));
+	json_object_object_add(o, "state",
+	    json_object_new_string(pipeline_state_name(p->state)));
+	json_object_object_add(o, "since", json_object_new_int64(p->since));
+	json_object_object_add(o, "started",
+	    json_object_new_int64(p->started));
+	json_object_object_add(o, "pid", json_object_new_int64(p->child > 0 ?
+	    p->child : getpid()));
+	json_object_object_add(o, "restarts",
+	    json_object_new_int64(p->restarts));
+	json_object_object_add(o, "last_error", p->last_error ?
+	    json_object_new_string(p->last_error) : NULL);
+	json_object_object_add(o, "input_bitrate",
+	    json_object_new_int64(p->input_bitrate));
+	json_object_object_add(o, "fps", json_object_new_double(
+	    (double)(int64_t)(p->fps * 100 + 0.5) / 100));
+	json_object_object_add(o, "outputs", outputs_json(p));
+	json_object_object_add(o, "viewers", json_object_new_int(p->leases));
+	return (o);
+}
+
+json_object *
+manager_status(struct manager *m)
+{
+	json_object	*o, *a;
+	size_t		 i;
+
+	o = json_object_new_object();
+	a = json_object_new_array();
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		if (m->v[i].removed)
+			continue;
+		pthread_mutex_lock(&m->v[i].p->lock);
+		json_object_array_add(a, status_json(m->v[i].p));
+		pthread_mutex_unlock(&m->v[i].p->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	json_object_object_add(o, "pipelines", a);
+	return (o);
+}
+
+/* One pipeline_status row. */
+static void
+store_status(struct store *s, struct pipeline *p, const char *state)
+{
+	sqlite3_stmt	*st;
+	json_object	*out;
+	char		*cause = NULL;
+
+	st = store_prepare(s, "INSERT INTO pipeline_status (channel_id, "
+	    "variant, state, since, restarts, last_error, input_bitrate, fps, "
+	    "outputs, viewers, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (channel_id, variant) DO UPDATE SET "
+	    "state = excluded.state, since = excluded.since, "
+	    "restarts = excluded.restarts, last_error = excluded.last_error, "
+	    "input_bitrate = excluded.input_bitrate, fps = excluded.fps, "
+	    "outputs = excluded.outputs, viewers = excluded.viewers, "
+	    "pid = excluded.pid", &cause);
+	if (st == NULL) {
+		log_error("store", "%s", cause);
+		free(cause);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	out = state != NULL ? json_object_new_array() : outputs_json(p);
+	sqlite3_bind_int64(st, 1, p->id);
+	sqlite3_bind_text(st, 2, p->group, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, state ? state : pipeline_state_name(p->state),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, p->since);
+	sqlite3_bind_int64(st, 5, p->restarts);
+	if (p->last_error != NULL)
+		sqlite3_bind_text(st, 6, p->last_error, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, state ? 0 : p->input_bitrate);
+	sqlite3_bind_double(st, 8, state ? 0 : p->fps);
+	sqlite3_bind_text(st, 9, json_object_to_json_string_ext(out,
+	    JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 10, state ? 0 : p->leases);
+	sqlite3_bind_int64(st, 11, p->child > 0 ? p->child : getpid());
+	p->dirty = 0;
+	pthread_mutex_unlock(&p->lock);
+	json_object_put(out);
+	if (sqlite3_step(st) != SQLITE_DONE && sqlite3_errcode(
+	    sqlite3_db_handle(st)) != SQLITE_CONSTRAINT)
+		log_warn("store", "pipeline status: %s",
+		    sqlite3_errmsg(sqlite3_db_handle(st)));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return (0);
+}
+
+static void
+remove_folders(struct manager *m, long long id)
+{
+	char	path[4096];
+
+	snprintf(path, sizeof path, "%s/hls/%lld", m->limits.media_root, id);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(path, sizeof path, "%s/dash/%lld", m->limits.media_root, id);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+running(struct manager *m, long long id)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n; i++)
+		if (!m->v[i].removed && m->v[i].p->id == id)
+			return (1);
+	return (0);
+}
+
+void
+manager_housekeep(struct manager *m, struct store *s)
+{
+	struct pipeline	**done = NULL;
+	size_t		  ndone = 0, i, k;
+	int64_t		  now = time(NULL);
+	struct entry	 *e;
+	struct channel	 *ch;
+	char		 *cause = NULL;
+	int		  idle;
+
+	/* API changes (and schedule windows) apply without a reload. */
+	if (now_us() >= m->next_check) {
+		m->next_check = now_us() + 2000000;
+		if (store_generation(s) != m->generation &&
+		    manager_load(m, s, &cause) != 0) {
+			log_error("manager", "%s", cause);
+			free(cause);
+			cause = NULL;
+		}
+		pthread_mutex_lock(&m->lock);
+		for (i = 0; i < m->n; i++) {
+			e = &m->v[i];
+			if (e->removed || e->stopping)
+				continue;
+			ch = find_channel(m, e->p->id);
+			if (ch != NULL && !channel_in_window(ch, now)) {
+				log_info("manager", "stream %lld: its "
+				    "schedule ended; stopping", e->p->id);
+				stop_entry(e);
+			}
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		e = &m->v[i];
+		pthread_mutex_lock(&e->p->lock);
+		idle = !e->stopping && !e->p->ch->always_on &&
+		    e->p->leases == 0 && e->refs == 0 &&
+		    now - e->p->last_used >= m->idle_timeout;
+		pthread_mutex_unlock(&e->p->lock);
+		if (idle) {
+			log_info("manager", "stream %lld: no viewers for %d s; "
+			    "stopping", e->p->id, m->idle_timeout);
+			stop_entry(e);
+		}
+	}
+	/* Reap the pipelines whose thread has ended. */
+	for (i = 0; i < m->n; ) {
+		e = &m->v[i];
+		pthread_mutex_lock(&e->p->lock);
+		idle = e->p->done && e->refs == 0;
+		pthread_mutex_unlock(&e->p->lock);
+		if (!idle) {
+			i++;
+			continue;
+		}
+		done = xreallocarray(done, ndone + 1, sizeof *done);
+		done[ndone++] = e->p;
+		memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) *
+		    sizeof *m->v);
+		m->n--;
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	for (i = 0; i < ndone; i++) {
+		if (done[i]->thread_started) {
+			pthread_join(done[i]->thread, NULL);
+			done[i]->thread_started = 0;
+		}
+		pthread_mutex_lock(&m->lock);
+		if (!running(m, done[i]->id)) {
+			store_status(s, done[i], "stopped");
+			m->cl = xreallocarray(m->cl, m->ncl + 1, sizeof *m->cl);
+			m->cl[m->ncl].id = done[i]->id;
+			m->cl[m->ncl].at = now + m->cleanup_delay;
+			m->ncl++;
+		}
+		pthread_mutex_unlock(&m->lock);
+		pipeline_free(done[i]);
+	}
+	free(done);
+
+	/* Status rows of the live ones. */
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++)
+		if (!m->v[i].removed && m->v[i].p->dirty)
+			store_status(s, m->v[i].p, NULL);
+	/* Folders of channels stopped long enough ago. */
+	for (i = 0; i < m->ncl; ) {
+		if (m->cl[i].at > now) {
+			i++;
+			continue;
+		}
+		if (!running(m, m->cl[i].id))
+			remove_folders(m, m->cl[i].id);
+		for (k = i + 1; k < m->ncl; k++)
+			m->cl[k - 1] = m->cl[k];
+		m->ncl--;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+manager_shutdown(struct manager *m, struct store *s)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++)
+		stop_entry(&m->v[i]);
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		if (m->v[i].p->thread_started) {
+			pthread_join(m->v[i].p->thread, NULL);
+			m->v[i].p->thread_started = 0;
+		}
+		if (s != NULL && !m->v[i].removed)
+			store_status(s, m->v[i].p, "stopped");
+	}
+}
+
+void
+manager_free(struct manager *m)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++)
+		pipeline_free(m->v[i].p);
+	free(m->v);
+	catalog_channels_free(m->ch, m->nch);
+	schema_list_free(&profile_schema, &m->profiles);
+	free(m->cl);
+	free(m->limits.media_root);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,172 @@
+/* streamd's internals shared between its files: the input side and the
+ * renditions of a pipeline (pipeline.h has the pipeline itself), the
+ * manager that owns the pipelines, and the control socket. */
+#ifndef STREAMD_STREAMD_H
+#define STREAMD_STREAMD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavformat/avformat.h>
+
+#include "dash.h"
+#include "hls.h"
+#include "pipeline.h"
+#include "store.h"
+
+/* input.c: the one input of a pipeline. */
+struct input {
+	struct pipeline	*p;
+	AVFormatContext	*ic;
+	AVIOContext	*pipe_io;	/* custom_ffmpeg's stdout */
+	int		 pipe_fd;
+	pid_t		 child;
+	int64_t		 deadline;	/* monotonic µs; interrupt after */
+	int		 timeout_us;	/* per read */
+	int		 re;		/* read at native rate */
+	int		 loops;		/* -stream_loop: left, -1 = for ever */
+	int64_t		 seek;		/* -ss, AV_TIME_BASE; 0 = none */
+	int64_t		 loop_offset;	/* added to timestamps, AV_TIME_BASE */
+	int64_t		 loop_end;	/* largest end seen, AV_TIME_BASE */
+	int64_t		 pace_wall;	/* monotonic µs at pace_ts */
+	int64_t		 pace_ts;	/* AV_TIME_BASE */
+	int		 video, audio;	/* stream indices, -1 = none */
+	int64_t		 bytes;		/* for the bit rate */
+	int64_t		 rate_since;
+	int64_t		 frames;
+};
+
+int		 input_open(struct input *in, struct pipeline *p, char **cause);
+/* Reads the next packet of the video or audio stream, with -re pacing,
+ * -stream_loop and the stall timeout.  Returns 0, AVERROR_EOF at the
+ * end, AVERROR_EXIT when the pipeline is asked to stop, or another
+ * error (*cause set). */
+int		 input_read(struct input *in, AVPacket *pkt, char **cause);
+void		 input_close(struct input *in);
+int64_t		 now_us(void);
+
+/* transcode.c: a rendition at run time. */
+struct ostream {
+	int		 in_index;	/* input stream */
+	int		 copy;
+	AVCodecParameters *par;		/* what the outputs get */
+	AVRational	 time_base;	/* of the packets the outputs get */
+	AVCodecContext	*enc;
+	AVFilterGraph	*graph;
+	AVFilterContext	*src, *sink;
+	double		 key_interval;	/* seconds; forced keyframes */
+	double		 next_key;
+	AVFrame		*frame;
+	int		 adts;		/* copied AAC that arrives as ADTS */
+};
+
+struct feedmux;
+
+struct rendition {
+	int		 index;		/* in p->rend */
+	const struct profile *pf;
+	struct ostream	 os[2];
+	int		 nos;
+	int		 video_os;	/* index in os of video, -1 */
+	int		 audio_os;
+	unsigned	 active;	/* outputs open */
+	unsigned	 failed;	/* outputs that failed, retried later */
+	int64_t		 retry_at;
+	int		 ll;		/* the HLS output has parts */
+	struct hls	*hls;
+	struct dash	*dash;
+	struct feedmux	*ts, *adts;
+	int		 seen_key;	/* outputs wait for a keyframe */
+};
+
+/* Decoders shared by every rendition of a pipeline (one decode). */
+struct decoders {
+	AVCodecContext	*dec[2];	/* by input stream slot: video, audio */
+	int		 index[2];
+	AVFrame		*frame;
+};
+
+int		 rendition_open(struct rendition *r, struct pipeline *p,
+		    int index, struct input *in, const char *hwtype,
+		    const char *hwdevice, char **cause);
+void		 rendition_close(struct rendition *r, int final);
+int		 rendition_needs_decode(const struct rendition *r, int slot);
+/* Opens and closes the outputs of r to match what is wanted; returns the
+ * bits that are ready now. */
+unsigned	 rendition_sync(struct rendition *r, struct pipeline *p,
+		    unsigned wanted, int final);
+/* A packet of the input (timestamps already continuous) for the copied
+ * streams. */
+int		 rendition_packet(struct rendition *r, struct pipeline *p,
+		    const AVPacket *pkt, AVRational tb);
+/* A decoded frame of input stream in_index for the encoded streams. */
+int		 rendition_frame(struct rendition *r, struct pipeline *p,
+		    int in_index, AVFrame *frame);
+/* Drains the encoders at the end of an input. */
+void		 rendition_flush(struct rendition *r, struct pipeline *p);
+void		 rendition_discontinuity(struct rendition *r);
+unsigned	 rendition_ready(struct rendition *r);
+
+int		 decoders_open(struct decoders *d, struct input *in,
+		    int need_video, int need_audio, char **cause);
+void		 decoders_close(struct decoders *d);
+
+/* feedmux: MPEG-TS or ADTS into a struct feed. */
+struct feedmux	*feedmux_open(const char *format, struct feed *f,
+		    const AVCodecParameters *const *par,
+		    const AVRational *tb, int n, char **cause);
+int		 feedmux_write(struct feedmux *m, const AVPacket *pkt,
+		    int stream, int key);
+void		 feedmux_close(struct feedmux *m);
+
+/* The master playlist of the main pipeline's HLS renditions. */
+void		 rendition_write_master(struct rendition *r, int n,
+		    struct pipeline *p);
+
+#endif
+
+/* manager.c: every pipeline, the channels they come from, leases. */
+struct manager;
+
+struct manager	*manager_new(const struct config *cfg, int wake_fd);
+void		 manager_free(struct manager *m);
+/* Takes the channels and profiles from the store (main thread): new
+ * always_on channels start, changed ones restart, removed ones stop.
+ * Returns 0, or -1 with *cause. */
+int		 manager_load(struct manager *m, struct store *s, char **cause);
+/* Applies a reloaded config's server settings. */
+void		 manager_configure(struct manager *m, const struct config *cfg);
+/* Finds or starts the pipeline serving (id, variant) and asks it for
+ * output.  Returns 0 with a reference in *pp (manager_put) and the
+ * rendition in *rend, or -1 with *cause. */
+int		 manager_ensure(struct manager *m, long long id,
+		    const char *variant, unsigned output, struct pipeline **pp,
+		    int *rend, char **cause);
+void		 manager_put(struct manager *m, struct pipeline *p);
+/* Viewer leases on a referenced pipeline. */
+void		 manager_lease(struct manager *m, struct pipeline *p, int delta);
+int		 manager_restart(struct manager *m, long long id,
+		    const char *variant, char **cause);
+int		 manager_stop(struct manager *m, long long id,
+		    const char *variant, char **cause);
+/* {"pipelines": [...]} (new reference). */
+json_object	*manager_status(struct manager *m);
+/* Idle stops, reaping, status rows, folder cleanup (main thread). */
+void		 manager_housekeep(struct manager *m, struct store *s);
+/* Stops every pipeline and waits for them (final status written). */
+void		 manager_shutdown(struct manager *m, struct store *s);
+
+/* control.c: the control socket. */
+struct control;
+
+int		 control_open(struct control **out, const struct config *cfg,
+		    struct manager *m, int wake_fd, char **cause);
+/* Runs the socket's thread. */
+int		 control_start(struct control *c, char **cause);
+/* Stops the thread, closes every connection, removes the socket. */
+void		 control_close(struct control *c);
+/* Set by the socket's reload and shutdown commands, read by main. */
+extern volatile int control_want_reload;
+extern volatile int control_want_shutdown;
