@@ -30,6 +30,8 @@ struct dash {
 	int		 ref;		/* the stream dashenc cuts on */
 	int64_t		 segment_us;
 	int64_t		 first;		/* time of the first ref packet */
+	int64_t		 zero;		/* the first packet's, AV_TIME_BASE:
+					   the timeline's origin */
 	int		 ready;
 	dev_t		 seen_dev;	/* the manifest last looked at */
 	ino_t		 seen_ino;
@@ -130,6 +132,7 @@ dash_open(const struct dash_opts *opts, const struct hls_stream *streams,
 	d->tb = xcalloc((size_t)nb_streams, sizeof *d->tb);
 	d->segment_us = (int64_t)opts->segment_ms * 1000;
 	d->first = INT64_MIN;
+	d->zero = INT64_MIN;
 	d->ref = -1;
 	for (i = 0; i < nb_streams; i++) {
 		d->tb[i] = streams[i].time_base;
@@ -204,6 +207,7 @@ check_ready(struct dash *d)
 	struct stat	 st;
 	FILE		*f;
 	char		 line[512];
+	int		 timelines = 0, full = 0, listed = 0;
 
 	if (stat(d->manifest, &st) != 0 ||
 	    (st.st_dev == d->seen_dev && st.st_ino == d->seen_ino))
@@ -212,14 +216,20 @@ check_ready(struct dash *d)
 	d->seen_ino = st.st_ino;
 	if ((f = fopen(d->manifest, "re")) == NULL)
 		return;
+	/* Playable once every representation lists a segment. */
 	while (fgets(line, sizeof line, f) != NULL) {
-		if (strstr(line, "<S ") != NULL ||
-		    strstr(line, "<SegmentURL ") != NULL) {
-			d->ready = 1;
-			break;
-		}
+		if (strstr(line, "<SegmentTimeline") != NULL) {
+			timelines++;
+			listed = 0;
+		} else if (strstr(line, "</SegmentTimeline") != NULL)
+			full += listed;
+		else if (strstr(line, "<S ") != NULL ||
+		    strstr(line, "<SegmentURL ") != NULL)
+			listed = 1;
 	}
 	fclose(f);
+	if (timelines > 0 && full == timelines)
+		d->ready = 1;
 }
 
 /* Hands one packet to dashenc on a copy whose timestamps are in the
@@ -228,7 +238,7 @@ int
 dash_write(struct dash *d, const AVPacket *pkt, char **cause)
 {
 	AVPacket	*copy = NULL;
-	int64_t		 ts;
+	int64_t		 ts, shift;
 	int		 i, ret, rc = -1;
 
 	i = pkt->stream_index;
@@ -240,6 +250,18 @@ dash_write(struct dash *d, const AVPacket *pkt, char **cause)
 	    av_packet_ref(copy, pkt) < 0) {
 		*cause = xstrdup("packet: out of memory");
 		goto out;
+	}
+	/* dashenc dates segments from the wall clock at its first packet:
+	 * the timeline must start at 0 there, whenever the input began. */
+	ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+	if (d->zero == INT64_MIN && ts != AV_NOPTS_VALUE)
+		d->zero = av_rescale_q(ts, d->tb[i], AV_TIME_BASE_Q);
+	if (d->zero != INT64_MIN) {
+		shift = av_rescale_q(d->zero, AV_TIME_BASE_Q, d->tb[i]);
+		if (copy->pts != AV_NOPTS_VALUE)
+			copy->pts -= shift;
+		if (copy->dts != AV_NOPTS_VALUE)
+			copy->dts -= shift;
 	}
 	av_packet_rescale_ts(copy, d->tb[i], d->oc->streams[i]->time_base);
 	copy->pos = -1;

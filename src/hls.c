@@ -1202,6 +1202,13 @@ hls_open(const struct hls_opts *opts, const struct hls_stream *streams,
 	if (mux_open(h, opts, streams, &err) != 0)
 		goto out;
 	resume(h);
+	if (opts->first_sequence > h->seq) {
+		/* Numbered with the other renditions of a ladder: what was
+		 * listed cannot precede a gap in the sequence. */
+		while (h->nsegs > 0)
+			drop_first(h, 1);
+		h->seq = opts->first_sequence;
+	}
 	if (h->type == HLS_SEGMENT_FMP4) {
 		choose_map(h);
 		if (write_init(h, &err) != 0)

@@ -30,6 +30,11 @@ struct hls_opts {
 					   still fetch them) */
 	const AVDictionary *format_options; /* given to the muxer, may be
 					   NULL */
+	uint64_t	 first_sequence; /* the first new segment's number is
+					   at least this (renditions of a
+					   ladder share their numbers); what
+					   an earlier run listed is dropped
+					   when it would leave a gap */
 };
 
 /* One elementary stream of the rendition, as the pipeline hands it over:

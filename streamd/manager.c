@@ -263,6 +263,12 @@ manager_load(struct manager *m, struct store *s, char **cause)
 	}
 	pthread_mutex_lock(&m->lock);
 	m->generation = store_generation(s);
+	/* The new catalogue first: what is compared and started below. */
+	catalog_channels_free(m->ch, m->nch);
+	m->ch = v;
+	m->nch = n;
+	schema_list_free(&profile_schema, &m->profiles);
+	m->profiles = profiles;
 	/* Running pipelines whose channel changed or went away. */
 	for (i = 0; i < m->n; i++) {
 		e = &m->v[i];
@@ -332,11 +338,6 @@ manager_load(struct manager *m, struct store *s, char **cause)
 			free(group);
 		}
 	}
-	catalog_channels_free(m->ch, m->nch);
-	m->ch = v;
-	m->nch = n;
-	schema_list_free(&profile_schema, &m->profiles);
-	m->profiles = profiles;
 	/* always_on channels run without viewers. */
 	for (i = 0; i < n; i++) {
 		if (!v[i]->always_on || !channel_in_window(v[i], now) ||

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,92 @@ struct run {
 	int		 master_written;
 };
 
+static int
+in_ladder(const struct run *run, int i)
+{
+	return (run->p->rend[i].name[0] != '@' && run->r[i].nos > 0);
+}
+
+/* The renditions of a ladder must share their media sequence numbers, or
+ * a player switching between them would skip or repeat.  When some run
+ * HLS and others are about to start it, all start again together from
+ * the highest number; outputs that have not started yet but disagree
+ * are opened again at the highest. */
+static void
+number_ladder(struct run *run)
+{
+	struct rendition	*r;
+	uint64_t		 seq = 0, n, lo = UINT64_MAX, hi = 0;
+	int			 i, opening = 0, running = 0;
+
+	for (i = 0; i < run->nr; i++) {
+		if (!in_ladder(run, i))
+			continue;
+		if (run->r[i].active & OUTPUT_HLS) {
+			running = 1;
+			if (!(run->r[i].started & OUTPUT_HLS)) {
+				n = hls_next_sequence(run->r[i].hls);
+				lo = n < lo ? n : lo;
+				hi = n > hi ? n : hi;
+			}
+		} else if (!(run->r[i].failed & OUTPUT_HLS))
+			opening = 1;
+	}
+	if (opening && running) {
+		for (i = 0; i < run->nr; i++) {
+			if (!in_ladder(run, i))
+				continue;
+			n = rendition_stop_hls(&run->r[i], run->p);
+			seq = n > seq ? n : seq;
+		}
+	} else if (!opening && lo != UINT64_MAX && lo != hi) {
+		for (i = 0; i < run->nr; i++) {
+			r = &run->r[i];
+			if (in_ladder(run, i) && (r->active & OUTPUT_HLS) &&
+			    !(r->started & OUTPUT_HLS) &&
+			    hls_next_sequence(r->hls) < hi)
+				rendition_stop_hls(r, run->p);
+		}
+		seq = hi;
+	} else
+		return;
+	for (i = 0; i < run->nr; i++)
+		if (in_ladder(run, i) && seq > run->r[i].min_seq)
+			run->r[i].min_seq = seq;
+}
+
+/* A ladder's renditions start their segmented outputs at one keyframe of
+ * the common grid, a little ahead of what the encoders may already hold,
+ * so that their media sequences line up.  The gate stays put while an
+ * output waits for it. */
+static void
+set_gate(struct run *run)
+{
+	struct pipeline	*p = run->p;
+	int64_t		 last;
+	double		 interval, now;
+	int		 i, ladder = 0, pending = 0;
+
+	for (i = 0; i < run->nr; i++) {
+		if (in_ladder(run, i))
+			ladder++;
+		if (run->r[i].active & ~run->r[i].started & (OUTPUT_HLS |
+		    OUTPUT_DASH))
+			pending = 1;
+	}
+	if (ladder < 2 || pending)
+		return;
+	interval = run->in.video >= 0 ? pipeline_key_interval(p,
+	    av_guess_frame_rate(run->in.ic,
+	    run->in.ic->streams[run->in.video], NULL)) : 2.0;
+	last = run->last[0] > run->last[1] ? run->last[0] : run->last[1];
+	if (last == INT64_MIN)
+		return;		/* nothing read yet: any keyframe will do */
+	now = (double)last / AV_TIME_BASE;
+	for (i = 0; i < run->nr; i++)
+		run->r[i].gate = (floor(now / interval) + 2) * interval;
+}
+
 static void
 sync_outputs(struct run *run, int final)
 {
@@ -366,6 +453,9 @@ sync_outputs(struct run *run, int final)
 	want_master = !final && (p->rend[0].wanted & OUTPUT_MASTER);
 	p->changed = 0;
 	pthread_mutex_unlock(&p->lock);
+	if (want_master)
+		number_ladder(run);
+	set_gate(run);
 
 	for (i = 0; i < run->nr && i < 64; i++) {
 		ready = rendition_sync(&run->r[i], p, wanted[i], final);

@@ -58,6 +58,8 @@ struct ostream {
 	AVFilterContext	*src, *sink;
 	double		 key_interval;	/* seconds; forced keyframes */
 	double		 next_key;
+	int		 mirror;	/* keyframes where the source has
+					   them */
 	AVFrame		*frame;
 	int		 adts;		/* copied AAC that arrives as ADTS */
 };
@@ -78,7 +80,13 @@ struct rendition {
 	struct hls	*hls;
 	struct dash	*dash;
 	struct feedmux	*ts, *adts;
-	int		 seen_key;	/* outputs wait for a keyframe */
+	unsigned	 started;	/* outputs that have had their first
+					   keyframe */
+	uint64_t	 min_seq;	/* HLS opens at least at this media
+					   sequence (a ladder's numbers) */
+	double		 gate;		/* outputs start at a keyframe at or
+					   after this time (s): the same one
+					   in every rendition of a ladder */
 };
 
 /* Decoders shared by every rendition of a pipeline (one decode). */
@@ -107,6 +115,9 @@ int		 rendition_frame(struct rendition *r, struct pipeline *p,
 /* Drains the encoders at the end of an input. */
 void		 rendition_flush(struct rendition *r, struct pipeline *p);
 void		 rendition_discontinuity(struct rendition *r);
+/* Closes the HLS output (not final) and returns its next media sequence;
+ * 0 when it had none. */
+uint64_t	 rendition_stop_hls(struct rendition *r, struct pipeline *p);
 unsigned	 rendition_ready(struct rendition *r);
 
 int		 decoders_open(struct decoders *d, struct input *in,
@@ -120,6 +131,9 @@ struct feedmux	*feedmux_open(const char *format, struct feed *f,
 int		 feedmux_write(struct feedmux *m, const AVPacket *pkt,
 		    int stream, int key);
 void		 feedmux_close(struct feedmux *m);
+
+double		 pipeline_key_interval(const struct pipeline *p,
+		    AVRational input_rate);
 
 /* The master playlist of the main pipeline's HLS renditions. */
 void		 rendition_write_master(struct rendition *r, int n,

@@ -226,6 +226,40 @@ hw_encoder(const char *type)
 	return (NULL);
 }
 
+/* x264's preset and tune names, as the hardware encoders know them;
+ * NULL leaves the encoder's default. */
+static const char *
+hw_preset(const char *encoder, const char *preset)
+{
+	static const char *const x264[] = { "ultrafast", "superfast",
+	    "veryfast", "faster", "fast", "medium", "slow", "slower",
+	    "veryslow", NULL };
+	static const char *const nvenc[] = { "p1", "p1", "p2", "p3", "p4",
+	    "p4", "p5", "p6", "p7" };
+	int	i;
+
+	if (preset == NULL)
+		return (NULL);
+	for (i = 0; x264[i] != NULL; i++)
+		if (strcmp(preset, x264[i]) == 0)
+			break;
+	if (strstr(encoder, "_nvenc") != NULL)
+		return (x264[i] != NULL ? nvenc[i] : preset);
+	if (strstr(encoder, "_qsv") != NULL)
+		return (x264[i] != NULL && i >= 2 ? x264[i] : "veryfast");
+	return (NULL);	/* vaapi has no presets */
+}
+
+static const char *
+hw_tune(const char *encoder, const char *tune)
+{
+	if (tune == NULL || strstr(encoder, "_nvenc") == NULL)
+		return (NULL);
+	if (strcmp(tune, "zerolatency") == 0)
+		return ("ull");
+	return (NULL);
+}
+
 static int
 graph_finish(struct ostream *os, const char *desc, char **cause)
 {
@@ -253,6 +287,24 @@ out:
 		*cause = xprintf("filter '%s': %s", desc, averr(err, eb,
 		    sizeof eb));
 	return (err < 0 ? -1 : 0);
+}
+
+/* The keyframe grid of a pipeline, in seconds: the main profile's GOP,
+ * else 2 s.  Every rendition forces its keyframes on it, so an ABR
+ * ladder cuts its segments at the same instants. */
+double
+pipeline_key_interval(const struct pipeline *p, AVRational input_rate)
+{
+	const struct profile	*pf = p->rend[0].profile;
+	AVRational		 rate = input_rate;
+
+	if (pf->gop <= 0)
+		return (2.0);
+	if (pf->fps != NULL && av_parse_video_rate(&rate, pf->fps) < 0)
+		rate = input_rate;
+	if (rate.num <= 0 || rate.den <= 0)
+		rate = (AVRational){ 25, 1 };
+	return ((double)pf->gop * rate.den / rate.num);
 }
 
 /* Decoded video -> scale/fps/format -> encoder, with keyframes forced on
@@ -287,8 +339,10 @@ open_video_encoder(struct ostream *os, struct pipeline *p,
 		*cause = xstrdup("the input's frame size is not known");
 		goto out;
 	}
-	os->key_interval = pf->gop > 0 ? (double)pf->gop * rate.den /
-	    rate.num : 2.0;
+	os->key_interval = pipeline_key_interval(p, fr);
+	/* Beside a copied main rendition, keyframes follow the source's, so
+	 * that every rendition cuts where the copy does. */
+	os->mirror = strcmp(p->rend[0].profile->video_codec, "copy") == 0;
 	/* Hardware first when hwaccel asks for it, then what the profile
 	 * names, then libx264: a missing device is logged, not fatal. */
 	hw = hw_encoder(hwtype);
@@ -362,8 +416,9 @@ open_video_encoder(struct ostream *os, struct pipeline *p,
 		os->enc->time_base = av_buffersink_get_time_base(os->sink);
 		os->enc->framerate = rate;
 		os->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-		os->enc->gop_size = pf->gop > 0 ? (int)pf->gop :
-		    (int)lrint(os->key_interval * rate.num / rate.den);
+		os->enc->gop_size = os->mirror ? 600 : pf->gop > 0 ?
+		    (int)pf->gop : (int)lrint(os->key_interval * rate.num /
+		    rate.den);
 		os->enc->keyint_min = os->enc->gop_size;
 		if (pf->video_bitrate > 0)
 			os->enc->bit_rate = pf->video_bitrate;
@@ -371,10 +426,18 @@ open_video_encoder(struct ostream *os, struct pipeline *p,
 			os->enc->rc_max_rate = pf->maxrate;
 		if (pf->bufsize > 0)
 			os->enc->rc_buffer_size = (int)pf->bufsize;
-		if (pf->preset != NULL)
-			av_dict_set(&opts, "preset", pf->preset, 0);
-		if (pf->tune != NULL)
-			av_dict_set(&opts, "tune", pf->tune, 0);
+		if (strcmp(name, pf->video_codec) == 0 ||
+		    strcmp(name, "libx264") == 0) {
+			if (pf->preset != NULL)
+				av_dict_set(&opts, "preset", pf->preset, 0);
+			if (pf->tune != NULL)
+				av_dict_set(&opts, "tune", pf->tune, 0);
+		} else {
+			/* A hardware encoder standing in for libx264. */
+			av_dict_set(&opts, "preset", hw_preset(name,
+			    pf->preset), 0);
+			av_dict_set(&opts, "tune", hw_tune(name, pf->tune), 0);
+		}
 		if (strcmp(name, "libx264") == 0) {
 			/* No scene-cut keyframes: only the forced grid, the
 			 * same in every rendition. */
@@ -684,6 +747,7 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		ho.part_ms = ll ? (int)r->pf->part_duration_ms : 0;
 		ho.playlist_size = playlist_size(p, r->pf);
 		ho.keep_extra = KEEP_EXTRA;
+		ho.first_sequence = r->min_seq;
 		if ((r->hls = hls_open(&ho, hs, r->nos, &cause)) == NULL) {
 			report(p, "hls", cause);
 			r->failed |= OUTPUT_HLS;
@@ -759,6 +823,24 @@ rendition_ready(struct rendition *r)
 	return (ready);
 }
 
+uint64_t
+rendition_stop_hls(struct rendition *r, struct pipeline *p)
+{
+	uint64_t	 next;
+	char		*cause = NULL;
+
+	if (!(r->active & OUTPUT_HLS))
+		return (0);
+	next = hls_next_sequence(r->hls);
+	if (hls_close(r->hls, 0, &cause) != 0)
+		report(p, "hls", cause);
+	free(cause);
+	r->hls = NULL;
+	r->active &= ~OUTPUT_HLS;
+	r->started &= ~OUTPUT_HLS;
+	return (next);
+}
+
 void
 rendition_discontinuity(struct rendition *r)
 {
@@ -766,7 +848,9 @@ rendition_discontinuity(struct rendition *r)
 		hls_discontinuity(r->hls);
 }
 
-/* One packet of output stream i to every open output. */
+/* One packet of output stream i to every open output.  An output starts
+ * on a keyframe: one opened while the rendition runs waits for the next
+ * one. */
 static void
 emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 {
@@ -775,19 +859,19 @@ emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 
 	key = (pkt->flags & AV_PKT_FLAG_KEY) && (i == r->video_os ||
 	    r->video_os < 0);
-	if (!r->seen_key) {
-		/* Outputs start on a keyframe. */
-		if (!key && r->video_os >= 0)
-			return;
-		r->seen_key = 1;
-	}
+	if (key && (pkt->pts == AV_NOPTS_VALUE || pkt->pts *
+	    av_q2d(r->os[i].time_base) >= r->gate - 0.001))
+		r->started |= r->active;
+	r->started &= r->active;
 	pkt->stream_index = i;
-	if (r->hls != NULL && hls_write(r->hls, pkt, &cause) != 0) {
+	if ((r->started & OUTPUT_HLS) && r->hls != NULL &&
+	    hls_write(r->hls, pkt, &cause) != 0) {
 		report(p, "hls", cause);
 		free(cause);
 		cause = NULL;
 	}
-	if (r->dash != NULL && dash_write(r->dash, pkt, &cause) != 0) {
+	if ((r->started & OUTPUT_DASH) && r->dash != NULL &&
+	    dash_write(r->dash, pkt, &cause) != 0) {
 		report(p, "dash", cause);
 		free(cause);
 		cause = NULL;
@@ -796,13 +880,14 @@ emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 		cause = NULL;
 		r->dash = NULL;
 		r->active &= ~OUTPUT_DASH;
+		r->started &= ~OUTPUT_DASH;
 		r->failed |= OUTPUT_DASH;
 		r->retry_at = now_us() + 5000000;
 	}
-	if (r->ts != NULL)
-		feedmux_write(r->ts, pkt, i, key && (i == r->video_os ||
-		    r->video_os < 0));
-	if (r->adts != NULL && i == r->audio_os)
+	if ((r->started & OUTPUT_TS) && r->ts != NULL)
+		feedmux_write(r->ts, pkt, i, key);
+	if ((r->started & OUTPUT_AUDIO) && r->adts != NULL &&
+	    i == r->audio_os)
 		feedmux_write(r->adts, pkt, 0, 1);
 }
 
@@ -906,8 +991,13 @@ encode_frame(struct rendition *r, struct pipeline *p, int i, AVFrame *in)
 			break;
 		if (err < 0)
 			return (err);
-		os->frame->pict_type = AV_PICTURE_TYPE_NONE;
-		if (i == r->video_os && os->frame->pts != AV_NOPTS_VALUE) {
+		if (i == r->video_os && os->mirror)
+			os->frame->pict_type = os->frame->key_frame ?
+			    AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+		else
+			os->frame->pict_type = AV_PICTURE_TYPE_NONE;
+		if (i == r->video_os && !os->mirror &&
+		    os->frame->pts != AV_NOPTS_VALUE) {
 			t = os->frame->pts * av_q2d(tb);
 			if (t >= os->next_key || t < os->next_key -
 			    2 * os->key_interval) {
