@@ -348,6 +348,8 @@ static void
 cmd_restart_stop(struct control *c, struct client *cl, json_object *req,
     int stop)
 {
+	const char	*oname;
+	unsigned	 out = 0;
 	long long	 id;
 	char		*cause = NULL;
 	int		 rc;
@@ -356,8 +358,14 @@ cmd_restart_stop(struct control *c, struct client *cl, json_object *req,
 		send_error(cl, "'stream' must be a stream id");
 		return;
 	}
+	if (stop && (oname = get_string(req, "output")) != NULL &&
+	    (out = output_from_name(oname)) == 0) {
+		send_error(cl, "unknown output '%s'", oname);
+		return;
+	}
 	if (stop)
-		rc = manager_stop(c->m, id, get_string(req, "variant"), &cause);
+		rc = manager_stop(c->m, id, get_string(req, "variant"), out,
+		    &cause);
 	else
 		rc = manager_restart(c->m, id, get_string(req, "variant"),
 		    &cause);

@@ -442,12 +442,12 @@ manager_lease(struct manager *m, struct pipeline *p, int delta)
 
 static int
 each_match(struct manager *m, long long id, const char *variant, int stop,
-    char **cause)
+    unsigned output, char **cause)
 {
 	struct channel	*ch;
 	struct entry	*e;
 	const char	*group;
-	int		 rc = -1;
+	int		 rc = -1, r;
 
 	pthread_mutex_lock(&m->lock);
 	if (lookup(m, id, variant, &ch, &group, cause) != 0)
@@ -456,7 +456,22 @@ each_match(struct manager *m, long long id, const char *variant, int stop,
 		*cause = xprintf("stream %lld is not running", id);
 		goto out;
 	}
-	if (stop)
+	if (stop && output != 0) {
+		/* One output goes; the input and the others stay. */
+		if (output & OUTPUT_AUDIO)
+			r = pipeline_rendition(e->p, "@audio");
+		else if (group[0] == '\0' && variant != NULL &&
+		    variant[0] != '\0')
+			r = pipeline_rendition(e->p, variant);
+		else
+			r = 0;
+		if (r < 0) {
+			*cause = xprintf("stream %lld: no rendition '%s'", id,
+			    variant);
+			goto out;
+		}
+		pipeline_unwant(e->p, r, output);
+	} else if (stop)
 		stop_entry(e);
 	else
 		pipeline_restart(e->p);
@@ -470,14 +485,14 @@ int
 manager_restart(struct manager *m, long long id, const char *variant,
     char **cause)
 {
-	return (each_match(m, id, variant, 0, cause));
+	return (each_match(m, id, variant, 0, 0, cause));
 }
 
 int
 manager_stop(struct manager *m, long long id, const char *variant,
-    char **cause)
+    unsigned output, char **cause)
 {
-	return (each_match(m, id, variant, 1, cause));
+	return (each_match(m, id, variant, 1, output, cause));
 }
 
 static json_object *

@@ -274,6 +274,27 @@ pipeline_want(struct pipeline *p, int rend, unsigned outputs)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void
+pipeline_unwant(struct pipeline *p, int rend, unsigned outputs)
+{
+	int	i;
+
+	pthread_mutex_lock(&p->lock);
+	if (outputs & (OUTPUT_MASTER | OUTPUT_HLS)) {
+		/* Without the master, the ladder's renditions go too. */
+		for (i = 1; i < p->nrend && rend == 0 && (outputs &
+		    OUTPUT_MASTER); i++)
+			if (p->rend[i].name[0] != '@')
+				p->rend[i].wanted &= ~OUTPUT_HLS;
+	}
+	if (outputs & OUTPUT_HLS)
+		outputs |= OUTPUT_LLHLS | OUTPUT_MASTER;
+	p->rend[rend].wanted &= ~outputs;
+	p->changed = 1;
+	p->dirty = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
 int
 pipeline_ready(struct pipeline *p, int rend, unsigned outputs)
 {

@@ -117,6 +117,8 @@ void		 pipeline_restart(struct pipeline *p);
 int		 pipeline_rendition(const struct pipeline *p, const char *name);
 /* Adds outputs to a rendition (locks). */
 void		 pipeline_want(struct pipeline *p, int rend, unsigned outputs);
+/* Removes outputs from a rendition (locks): the thread closes them. */
+void		 pipeline_unwant(struct pipeline *p, int rend, unsigned outputs);
 /* 1 if every output in outputs of rendition rend is ready (locks). */
 int		 pipeline_ready(struct pipeline *p, int rend, unsigned outputs);
 /* The path under media_root of an output of a rendition, "hls/5/index.m3u8"

@@ -163,8 +163,9 @@ void		 manager_put(struct manager *m, struct pipeline *p);
 void		 manager_lease(struct manager *m, struct pipeline *p, int delta);
 int		 manager_restart(struct manager *m, long long id,
 		    const char *variant, char **cause);
+/* Stops the pipeline, or with output only that output. */
 int		 manager_stop(struct manager *m, long long id,
-		    const char *variant, char **cause);
+		    const char *variant, unsigned output, char **cause);
 /* {"pipelines": [...]} (new reference). */
 json_object	*manager_status(struct manager *m);
 /* Idle stops, reaping, status rows, folder cleanup (main thread). */

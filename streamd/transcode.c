@@ -706,7 +706,10 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 
 	if ((r->active & OUTPUT_HLS) && (!(want & OUTPUT_HLS) ||
 	    (ll && !r->ll))) {
-		if (hls_close(r->hls, final, &cause) != 0)
+		/* An output nobody wants any more ends its playlist; one
+		 * reopened with parts goes on. */
+		if (hls_close(r->hls, final || !(want & OUTPUT_HLS),
+		    &cause) != 0)
 			report(p, "hls", cause);
 		free(cause);
 		cause = NULL;
@@ -714,7 +717,7 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		r->active &= ~OUTPUT_HLS;
 	}
 	if ((r->active & OUTPUT_DASH) && !(want & OUTPUT_DASH)) {
-		dash_close(r->dash, final, &cause);
+		dash_close(r->dash, 1, &cause);
 		free(cause);
 		cause = NULL;
 		r->dash = NULL;

@@ -246,6 +246,23 @@ assert_eq "channel 2 started after reloads" "$S2" "$(plf started)"
 assert_eq "channel 2 since after reloads" "$SINCE2" "$(plf since)"
 assert_eq "channel 2 restarts after reloads" "$R2" "$(plf restarts)"
 
+note "stop one output: the pipeline and its other outputs stay"
+ensure 2 dash
+has_dash() { case ",$(st 2 outputs)," in *,dash,*) return 0 ;; esac; return 1; }
+poll "channel 2 lists dash" 10 has_dash
+pl 2
+S2=$(plf started)
+ctl_err '{"cmd":"stop","stream":2,"output":"bogus"}' "unknown output 'bogus'"
+ctl_ok '{"cmd":"stop","stream":2,"output":"dash"}'
+no_dash() { ! has_dash; }
+poll "dash gone from channel 2's outputs" 10 no_dash
+static_mpd() { grep -q 'type="static"' "$MEDIA/dash/2/manifest.mpd"; }
+poll "the removed DASH output's manifest is final" 10 static_mpd
+pl 2
+assert_eq "channel 2 still running" running "$(plf state)"
+assert_eq "channel 2 not restarted" "$S2" "$(plf started)"
+assert_match "channel 2 keeps hls" '(^|,)hls(,|$)' "$(plf outputs)"
+
 note "stop"
 ctl_ok '{"cmd":"stop","stream":1}'
 poll "channel 1 stopped" 10 state_is 1 stopped absent

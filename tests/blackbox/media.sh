@@ -216,8 +216,9 @@ else
 	SOCKDIR=$TMPDIR_TEST
 fi
 
-# streamd_start CONF LOG: starts streamd on CONF in the background (SD_PID)
-# and waits for its control socket (SOCK, which the caller sets).
+# streamd_start CONF LOG: starts streamd on CONF in the background
+# (SD_PID) and waits until its control socket (SOCK, which the caller
+# sets) answers a status request.
 streamd_start()
 {
 	SD_LOG=$2
@@ -225,12 +226,13 @@ streamd_start()
 	"$STREAMD" -c "$1" 2>"$SD_LOG" &
 	SD_PID=$!
 	ss_n=0
-	while [ ! -S "$SOCK" ]; do
+	while [ ! -S "$SOCK" ] || ! $CTL -s "$SOCK" --timeout 5 \
+	    '{"cmd":"status"}' >/dev/null 2>&1; do
 		kill -0 "$SD_PID" 2>/dev/null ||
 		    fail "streamd exited at start: $(tail -n 30 "$SD_LOG")"
 		ss_n=$((ss_n + 1))
 		[ "$ss_n" -lt 150 ] ||
-		    fail "no control socket $SOCK after 15 s: $(tail -n 30 "$SD_LOG")"
+		    fail "no answer on $SOCK after 15 s: $(tail -n 30 "$SD_LOG")"
 		sleep 0.1
 	done
 }
