@@ -61,7 +61,6 @@ struct client {
 };
 
 struct control {
-	const struct config *cfg;
 	struct manager	*m;
 	char		*path;
 	int		 listen_fd;
@@ -684,7 +683,6 @@ control_open(struct control **out, const struct config *cfg,
 			    strerror(errno));
 	}
 	c = xcalloc(1, sizeof *c);
-	c->cfg = cfg;
 	c->m = m;
 	c->path = xstrdup(path);
 	c->listen_fd = fd;

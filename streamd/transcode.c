@@ -704,6 +704,7 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		want &= ~OUTPUT_AUDIO;
 	stream_list(r, hs, par, tb);
 
+	/* What closes here starts again, if reopened, on a keyframe. */
 	if ((r->active & OUTPUT_HLS) && (!(want & OUTPUT_HLS) ||
 	    (ll && !r->ll))) {
 		/* An output nobody wants any more ends its playlist; one
@@ -733,6 +734,7 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		r->adts = NULL;
 		r->active &= ~OUTPUT_AUDIO;
 	}
+	r->started &= r->active;
 	if (final || (r->failed && now_us() < r->retry_at))
 		goto ready;
 	for (int i = 0; i < r->nos; i++)
