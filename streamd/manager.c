@@ -306,7 +306,7 @@ manager_load(struct manager *m, struct store *s, char **cause)
 		retire(e);
 		{
 			unsigned wanted[64];
-			int nr = e->p->nrend < 64 ? e->p->nrend : 64, r, leases;
+			int nr = e->p->nrend < 64 ? e->p->nrend : 64, r;
 			struct entry *ne;
 			char *group = xstrdup(e->p->group);
 			char **names = xcalloc((size_t)nr, sizeof *names);
@@ -315,7 +315,6 @@ manager_load(struct manager *m, struct store *s, char **cause)
 				wanted[r] = e->p->rend[r].wanted;
 				names[r] = xstrdup(e->p->rend[r].name);
 			}
-			leases = e->p->leases;
 			ne = start(m, old, group, &why);
 			if (ne == NULL) {
 				log_error("manager", "stream %lld: %s",
@@ -330,7 +329,9 @@ manager_load(struct manager *m, struct store *s, char **cause)
 						pipeline_want(ne->p, k,
 						    wanted[r]);
 				}
-				ne->p->leases = leases;
+				/* Leases stay with the old pipeline (their
+				 * holders release it); the idle time starts
+				 * now. */
 			}
 			for (r = 0; r < nr; r++)
 				free(names[r]);
