@@ -266,9 +266,9 @@ single_quoted(const char *s)
 	return (0);
 }
 
-/* A reply is exactly one JSON object on its line. */
-static json_object *
-parse_reply(const char *line, size_t len, char **cause)
+json_object *
+ctl_parse_line(const char *line, size_t len, const char *what,
+    char **cause)
 {
 	json_tokener		*tok;
 	json_object		*j;
@@ -276,12 +276,11 @@ parse_reply(const char *line, size_t len, char **cause)
 	size_t			 end;
 
 	if (memchr(line, '\0', len) != NULL) {
-		*cause = xstrdup("control socket reply holds a NUL byte");
+		*cause = xprintf("%s holds a NUL byte", what);
 		return (NULL);
 	}
 	if (single_quoted(line)) {
-		*cause = xstrdup("control socket reply is not JSON: single "
-		    "quotes");
+		*cause = xprintf("%s is not JSON: single quotes", what);
 		return (NULL);
 	}
 	/* With its NUL, so that a bare number or literal is complete. */
@@ -293,19 +292,18 @@ parse_reply(const char *line, size_t len, char **cause)
 	json_tokener_free(tok);
 	if (err != json_tokener_success) {
 		json_object_put(j);
-		*cause = xprintf("control socket reply is not JSON: %s",
+		*cause = xprintf("%s is not JSON: %s", what,
 		    json_tokener_error_desc(err));
 		return (NULL);
 	}
 	if (line[end + strspn(line + end, " \t")] != '\0') {
 		json_object_put(j);
-		*cause = xstrdup("control socket reply is not JSON: "
-		    "trailing text");
+		*cause = xprintf("%s is not JSON: trailing text", what);
 		return (NULL);
 	}
 	if (j == NULL || !json_object_is_type(j, json_type_object)) {
 		json_object_put(j);
-		*cause = xstrdup("control socket reply is not a JSON object");
+		*cause = xprintf("%s is not a JSON object", what);
 		return (NULL);
 	}
 	return (j);
@@ -361,7 +359,8 @@ request(struct ctl *c, json_object *req, json_object **reply,
 		}
 		buf_add(&c->pending, chunk, (size_t)n);
 	}
-	if ((*reply = parse_reply(line, len, cause)) == NULL)
+	if ((*reply = ctl_parse_line(line, len, "control socket reply",
+	    cause)) == NULL)
 		goto out;
 	rc = 0;
 out:

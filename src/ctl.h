@@ -44,4 +44,11 @@ struct buf	*ctl_pending(struct ctl *c);
  * set when b holds more than CTL_LINE_MAX without a newline. */
 char		*ctl_take_line(struct buf *b, int *too_long);
 
+/* Protocol parsing shared with the server: line (len bytes, without its
+ * newline) must be exactly one JSON object (RFC 8259: no single quotes,
+ * no NUL, nothing after it but blanks).  Returns it (caller puts), or
+ * NULL with *cause naming what ("control socket reply", "request"). */
+json_object	*ctl_parse_line(const char *line, size_t len, const char *what,
+		    char **cause);
+
 #endif

@@ -379,24 +379,17 @@ cmd_restart_stop(struct control *c, struct client *cl, json_object *req,
 static void
 handle_line(struct control *c, struct client *cl, const char *line)
 {
-	json_tokener	*tok;
 	json_object	*req, *o, *v;
 	const char	*cmd;
+	char		*cause = NULL;
 
 	if (line[0] == '\0')
 		return;
-	tok = json_tokener_new();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	req = json_tokener_parse_ex(tok, line, (int)strlen(line));
-	if (req != NULL && tok->char_offset != (int)strlen(line)) {
-		json_object_put(req);
-		req = NULL;
-	}
-	json_tokener_free(tok);
-	if (req == NULL || !json_object_is_type(req, json_type_object)) {
+	if ((req = ctl_parse_line(line, strlen(line), "request",
+	    &cause)) == NULL) {
+		free(cause);
 		send_error(cl, "malformed request: expected one JSON object "
 		    "per line");
-		json_object_put(req);
 		return;
 	}
 	if (!json_object_object_get_ex(req, "cmd", &v) ||

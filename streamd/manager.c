@@ -244,16 +244,63 @@ retire(struct entry *e)
 	e->removed = 1;
 }
 
+/* 1 if the pipeline runs something other than ch and its profiles say
+ * now.  The programmes are not the pipeline's business. */
+static int
+changed(struct manager *m, struct pipeline *p, struct channel *ch)
+{
+	const struct profile	*pf;
+	struct objlist		 progs;
+	int			 r, differ;
+
+	progs = ch->next_programs;
+	memset(&ch->next_programs, 0, sizeof ch->next_programs);
+	differ = !schema_equal(&channel_schema, ch, p->ch);
+	ch->next_programs = progs;
+	for (r = 0; !differ && r < p->nrend; r++) {
+		if (p->rend[r].name[0] == '@')
+			continue;
+		pf = profile_named(m, p->rend[r].profile->name);
+		differ = pf == NULL || !schema_equal(&profile_schema, pf,
+		    p->rend[r].profile);
+	}
+	return (differ);
+}
+
+/* A changed channel: its pipeline stops and a new one takes over the
+ * outputs it had.  Leases stay with the old one (their holders release
+ * it); the new one's idle time starts now.  The caller holds the lock;
+ * e is not valid afterwards. */
+static void
+replace(struct manager *m, struct entry *e, const struct channel *ch)
+{
+	struct pipeline	*old = e->p;
+	struct entry	*ne;
+	char		*why = NULL;
+	int		 r, k;
+
+	retire(e);
+	if ((ne = start(m, ch, old->group, &why)) == NULL) {
+		log_error("manager", "stream %lld: %s", ch->id, why);
+		free(why);
+		return;
+	}
+	for (r = 0; r < old->nrend; r++) {
+		k = pipeline_rendition(ne->p, old->rend[r].name);
+		if (k >= 0 && old->rend[r].wanted != 0)
+			pipeline_want(ne->p, k, old->rend[r].wanted);
+	}
+}
+
 int
 manager_load(struct manager *m, struct store *s, char **cause)
 {
 	struct channel	**v = NULL, *old;
-	struct objlist	  profiles = { NULL, 0 }, progs;
+	struct objlist	  profiles = { NULL, 0 };
 	size_t		  n = 0, i;
 	int64_t		  now = time(NULL);
 	struct entry	 *e;
 	char		 *why = NULL;
-	int		  changed;
 
 	if (catalog_channels(s, NULL, &v, &n, cause) != 0)
 		return (-1);
@@ -274,10 +321,7 @@ manager_load(struct manager *m, struct store *s, char **cause)
 		e = &m->v[i];
 		if (e->removed || e->stopping)
 			continue;
-		old = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (v[k]->id == e->p->id)
-				old = v[k];
+		old = find_channel(m, e->p->id);
 		if (old == NULL || !channel_in_window(old, now)) {
 			log_info("manager", "stream %lld: %s; stopping",
 			    e->p->id, old == NULL ? "removed" :
@@ -285,59 +329,11 @@ manager_load(struct manager *m, struct store *s, char **cause)
 			stop_entry(e);
 			continue;
 		}
-		/* The programmes are not the pipeline's business. */
-		progs = old->next_programs;
-		memset(&old->next_programs, 0, sizeof old->next_programs);
-		changed = !schema_equal(&channel_schema, old, e->p->ch);
-		old->next_programs = progs;
-		for (int r = 0; !changed && r < e->p->nrend; r++) {
-			const struct profile *pf = profile_named(m,
-			    e->p->rend[r].profile->name);
-			if (e->p->rend[r].name[0] != '@' && (pf == NULL ||
-			    !schema_equal(&profile_schema, pf,
-			    e->p->rend[r].profile)))
-				changed = 1;
-		}
-		if (!changed)
+		if (!changed(m, e->p, old))
 			continue;
 		log_info("manager", "stream %lld: changed; restarting",
 		    e->p->id);
-		/* A new pipeline takes over the outputs. */
-		retire(e);
-		{
-			unsigned wanted[64];
-			int nr = e->p->nrend < 64 ? e->p->nrend : 64, r;
-			struct entry *ne;
-			char *group = xstrdup(e->p->group);
-			char **names = xcalloc((size_t)nr, sizeof *names);
-
-			for (r = 0; r < nr; r++) {
-				wanted[r] = e->p->rend[r].wanted;
-				names[r] = xstrdup(e->p->rend[r].name);
-			}
-			ne = start(m, old, group, &why);
-			if (ne == NULL) {
-				log_error("manager", "stream %lld: %s",
-				    old->id, why);
-				free(why);
-				why = NULL;
-			} else {
-				for (r = 0; r < nr; r++) {
-					int k = pipeline_rendition(ne->p,
-					    names[r]);
-					if (k >= 0 && wanted[r])
-						pipeline_want(ne->p, k,
-						    wanted[r]);
-				}
-				/* Leases stay with the old pipeline (their
-				 * holders release it); the idle time starts
-				 * now. */
-			}
-			for (r = 0; r < nr; r++)
-				free(names[r]);
-			free(names);
-			free(group);
-		}
+		replace(m, e, old);
 	}
 	/* always_on channels run without viewers. */
 	for (i = 0; i < n; i++) {

@@ -62,19 +62,28 @@ pipeline_state_name(enum pipeline_state st)
 	return ("stopped");
 }
 
+/* "hls/<id>[/<name>]": where a rendition's files go under media_root.
+ * A variant with its own input writes where its rendition would. */
+static void
+rel_dir(const struct pipeline *p, const char *kind, const char *rend_name,
+    char *buf, size_t size)
+{
+	if ((rend_name == NULL || rend_name[0] == '\0') && p->group[0] != '\0')
+		rend_name = p->group;
+	if (rend_name == NULL || rend_name[0] == '\0')
+		snprintf(buf, size, "%s/%lld", kind, p->id);
+	else
+		snprintf(buf, size, "%s/%lld/%s", kind, p->id, rend_name);
+}
+
 void
 pipeline_dir(const struct pipeline *p, const char *kind,
     const char *rend_name, char *buf, size_t size)
 {
-	/* A variant with its own input writes where its rendition would. */
-	if ((rend_name == NULL || rend_name[0] == '\0') && p->group[0] != '\0')
-		rend_name = p->group;
-	if (rend_name == NULL || rend_name[0] == '\0')
-		snprintf(buf, size, "%s/%s/%lld", p->limits.media_root, kind,
-		    p->id);
-	else
-		snprintf(buf, size, "%s/%s/%lld/%s", p->limits.media_root,
-		    kind, p->id, rend_name);
+	char	rel[512];
+
+	rel_dir(p, kind, rend_name, rel, sizeof rel);
+	snprintf(buf, size, "%s/%s", p->limits.media_root, rel);
 }
 
 static void
@@ -309,23 +318,18 @@ pipeline_ready(struct pipeline *p, int rend, unsigned outputs)
 char *
 pipeline_output_path(const struct pipeline *p, int rend, unsigned output)
 {
-	const char	*name = p->rend[rend].name;
-	char		 sub[256];
+	char	rel[512];
 
-	if (name[0] != '\0')
-		snprintf(sub, sizeof sub, "/%s", name);
-	else
-		sub[0] = '\0';
-	if (p->group[0] != '\0')
-		snprintf(sub, sizeof sub, "/%s", p->group);
 	switch (output) {
 	case OUTPUT_HLS:
 	case OUTPUT_LLHLS:
-		return (xprintf("hls/%lld%s/index.m3u8", p->id, sub));
+		rel_dir(p, "hls", p->rend[rend].name, rel, sizeof rel);
+		return (xprintf("%s/index.m3u8", rel));
 	case OUTPUT_MASTER:
 		return (xprintf("hls/%lld/master.m3u8", p->id));
 	case OUTPUT_DASH:
-		return (xprintf("dash/%lld%s/manifest.mpd", p->id, sub));
+		rel_dir(p, "dash", p->rend[rend].name, rel, sizeof rel);
+		return (xprintf("%s/manifest.mpd", rel));
 	}
 	return (NULL);
 }
@@ -648,7 +652,7 @@ run_once(struct run *run, char **cause)
 	run->r = xcalloc((size_t)run->nr, sizeof *run->r);
 	for (i = 0; i < run->nr; i++) {
 		if (rendition_open(&run->r[i], p, i, &run->in,
-		    p->ch->hwaccel.type, p->ch->hwaccel.device, cause) != 0)
+		    p->ch->hwaccel.type, cause) != 0)
 			goto out;
 		need_v |= rendition_needs_decode(&run->r[i], 0);
 		need_a |= rendition_needs_decode(&run->r[i], 1);

@@ -30,19 +30,25 @@ usage(FILE *f)
 	fprintf(f, "usage: streamd [-c FILE] [-l LEVEL] [-V]\n");
 }
 
-/* The database's folder, made as amps init would. */
+/* mkdir -p of path, or with parent of its folder (a database's, a
+ * socket's); a failure is logged, and whatever needs the folder reports
+ * it again when it cannot write there. */
 static void
-db_dir(const char *path)
+make_dirs(const char *path, int parent)
 {
 	char	*d, *slash, *failed = NULL;
 
 	d = xstrdup(path);
-	if ((slash = strrchr(d, '/')) != NULL && slash != d) {
-		*slash = '\0';
-		if (fs_mkdirs(d, 0755, &failed) != 0) {
-			log_warn("main", "%s: %s", failed, strerror(errno));
-			free(failed);
+	if (parent) {
+		if ((slash = strrchr(d, '/')) == NULL || slash == d) {
+			free(d);
+			return;
 		}
+		*slash = '\0';
+	}
+	if (fs_mkdirs(d, 0755, &failed) != 0) {
+		log_warn("main", "%s: %s", failed, strerror(errno));
+		free(failed);
 	}
 	free(d);
 }
@@ -76,7 +82,7 @@ reload(const char *path, struct store **s, struct config **keep)
 		return (-1);
 	}
 	if (*s == NULL)
-		db_dir(cfg->server.database);
+		make_dirs(cfg->server.database, 1);
 	if (*s == NULL && store_open(cfg->server.database,
 	    STORE_CREATE | STORE_MIGRATE, s, &cause) != 0) {
 		log_error("store", "%s", cause);
@@ -102,36 +108,17 @@ reload(const char *path, struct store **s, struct config **keep)
 	return (0);
 }
 
-/* mkdir -p for the media folders; a failure is logged, and the outputs
- * report it again when they cannot write. */
-static void
-make_dirs(const char *path)
-{
-	char	*failed = NULL;
-
-	if (fs_mkdirs(path, 0755, &failed) != 0) {
-		log_warn("main", "%s: %s", failed, strerror(errno));
-		free(failed);
-	}
-}
-
 static void
 media_dirs(const struct config *cfg)
 {
-	char	*d, *slash;
+	char	*d;
 
-	d = xstrdup(cfg->server.control_socket);
-	if ((slash = strrchr(d, '/')) != NULL && slash != d) {
-		*slash = '\0';
-		make_dirs(d);
-	}
-	free(d);
-
+	make_dirs(cfg->server.control_socket, 1);
 	d = xprintf("%s/hls", cfg->server.media_root);
-	make_dirs(d);
+	make_dirs(d, 0);
 	free(d);
 	d = xprintf("%s/dash", cfg->server.media_root);
-	make_dirs(d);
+	make_dirs(d, 0);
 	free(d);
 }
 

@@ -98,7 +98,7 @@ struct decoders {
 
 int		 rendition_open(struct rendition *r, struct pipeline *p,
 		    int index, struct input *in, const char *hwtype,
-		    const char *hwdevice, char **cause);
+		    char **cause);
 void		 rendition_close(struct rendition *r, int final);
 int		 rendition_needs_decode(const struct rendition *r, int slot);
 /* Opens and closes the outputs of r to match what is wanted; returns the

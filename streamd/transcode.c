@@ -551,8 +551,7 @@ ostream_close(struct ostream *os)
 /* Sets up the streams of rendition index: copied or encoded. */
 int
 rendition_open(struct rendition *r, struct pipeline *p, int index,
-    struct input *in, const char *hwtype, const char *hwdevice,
-    char **cause)
+    struct input *in, const char *hwtype, char **cause)
 {
 	const struct profile	*pf = p->rend[index].profile;
 	struct ostream		*os;
@@ -560,7 +559,6 @@ rendition_open(struct rendition *r, struct pipeline *p, int index,
 	const char		*acodec;
 	int			 slot;
 
-	(void)hwdevice;
 	memset(r, 0, sizeof *r);
 	r->index = index;
 	r->pf = pf;
