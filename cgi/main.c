@@ -27,6 +27,8 @@ extern char **environ;
 
 #define THREADS_DEFAULT	4
 #define THREADS_MAX	64
+/* Threads in all, long requests included: one per viewer of /stream. */
+#define THREADS_LONG_MAX 4096
 
 /* Where a request's body comes from. */
 typedef size_t (*body_read_cb)(void *buf, size_t len, void *arg);
@@ -39,7 +41,17 @@ static volatile int	 stopping;
 static int
 fcgi_sink(const void *data, size_t len, void *arg)
 {
-	return (FCGX_PutStr(data, (int)len, arg) == (int)len ? 0 : -1);
+	FCGX_Request	*req = arg;
+
+	return (FCGX_PutStr(data, (int)len, req->out) == (int)len ? 0 : -1);
+}
+
+static int
+fcgi_flush(void *arg)
+{
+	FCGX_Request	*req = arg;
+
+	return (FCGX_FFlush(req->out) == 0 ? 0 : -1);
 }
 
 static int
@@ -48,12 +60,19 @@ stdout_sink(const void *data, size_t len, void *arg)
 	return (fwrite(data, 1, len, stdout) == len ? 0 : -1);
 }
 
+static int
+stdout_flush(void *arg)
+{
+	return (fflush(stdout) == 0 ? 0 : -1);
+}
+
 static size_t
 fcgi_read(void *buf, size_t len, void *arg)
 {
-	int	n;
+	FCGX_Request	*req = arg;
+	int		 n;
 
-	n = FCGX_GetStr(buf, (int)len, arg);
+	n = FCGX_GetStr(buf, (int)len, req->in);
 	return (n > 0 ? (size_t)n : 0);
 }
 
@@ -106,8 +125,8 @@ read_body(struct request *r, struct response *resp, body_read_cb rd,
 /* One request, whatever the transport: parse, route, answer.  Everything
  * it allocates is freed before it returns. */
 static void
-handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
-    response_sink_cb sink, void *sarg)
+handle(char *const *envp, struct store *s, body_read_cb rd,
+    response_sink_cb sink, response_flush_cb flush, void *arg)
 {
 	struct request	 r;
 	struct response	 resp;
@@ -115,7 +134,8 @@ handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
 
 	response_init(&resp);
 	resp.sink = sink;
-	resp.sink_arg = sarg;
+	resp.flush = flush;
+	resp.sink_arg = arg;
 	status = request_parse(&r, envp);
 	r.store = s;
 	r.site = site_get(s);
@@ -123,7 +143,10 @@ handle(char *const *envp, struct store *s, body_read_cb rd, void *rarg,
 	resp.gzip_ok = request_accepts_gzip(&r);
 	if (status != 0)
 		response_error(&resp, status, "malformed request");
-	else if (read_body(&r, &resp, rd, rarg) == 0)
+	else if (r.authorizer) {
+		authz_process(&r, &resp);
+		r.route = "(authorizer)";
+	} else if (read_body(&r, &resp, rd, arg) == 0)
 		route_process(&r, &resp);
 	route_count(r.method, r.route != NULL ? r.route : "(none)",
 	    resp.status);
@@ -154,35 +177,138 @@ open_store(void)
 	return (s);
 }
 
-/* Each worker owns a store connection and accepts in turn (libfcgi's
- * threaded example serialises accept()). */
+/* The workers.  Each owns a store connection and accepts in turn
+ * (libfcgi's threaded example serialises accept()).  A request that
+ * holds its thread for long (a live stream, a blocking playlist reload)
+ * calls long_request(): its store goes to a new worker that takes its
+ * place at accept(), so that however many viewers watch, "threads"
+ * workers are free for everything else.  When the long request ends, the
+ * thread stays a worker only if fewer than that are free. */
+struct worker {
+	struct store	*store;
+	int		 long_request;	/* gave its place away */
+	int		 initial;	/* joined by main(); others detach */
+};
+static __thread struct worker	*self;
+static pthread_mutex_t	 pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static long		 pool_size;	/* workers meant to be free */
+static long		 pool_short;	/* threads not in a long request */
+static long		 pool_threads;	/* all worker threads */
+
+static void *worker(void *arg);
+
+static int
+spawn_worker(struct store *s)
+{
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	struct worker	*w;
+	int		 rc;
+
+	w = xcalloc(1, sizeof *w);
+	w->store = s;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Most of these threads only relay bytes; 1 MiB is plenty for
+	 * the other requests they may serve afterwards. */
+	pthread_attr_setstacksize(&attr, 1024 * 1024);
+	rc = pthread_create(&t, &attr, worker, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(w);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+long_request(void)
+{
+	int	spawn;
+
+	if (self == NULL || self->long_request)
+		return;		/* plain CGI, or said already */
+	self->long_request = 1;
+	pthread_mutex_lock(&pool_lock);
+	pool_short--;
+	spawn = !stopping && pool_short < pool_size &&
+	    pool_threads < THREADS_LONG_MAX;
+	if (spawn) {
+		pool_threads++;
+		pool_short++;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (!spawn)
+		return;
+	if (spawn_worker(self->store) != 0) {
+		log_error("main", "cannot start a worker: %s",
+		    strerror(errno));
+		pthread_mutex_lock(&pool_lock);
+		pool_threads--;
+		pool_short--;
+		pthread_mutex_unlock(&pool_lock);
+		return;
+	}
+	self->store = NULL;	/* the new worker's now */
+}
+
+/* After a long request: whether this thread should end (enough others
+ * are free); if not, it is a plain worker again. */
+static int
+long_request_done(void)
+{
+	int	leave;
+
+	self->long_request = 0;
+	pthread_mutex_lock(&pool_lock);
+	leave = !self->initial && pool_short >= pool_size;
+	if (leave)
+		pool_threads--;
+	else
+		pool_short++;
+	pthread_mutex_unlock(&pool_lock);
+	return (leave);
+}
+
 static void *
 worker(void *arg)
 {
 	FCGX_Request	 req;
-	struct store	*s;
-	int		 rc;
+	struct worker	*w = arg;
+	int		 rc = 0, leave = 0;
 
-	s = open_store();
+	self = w;
+	if (w->store == NULL)
+		w->store = open_store();
 	FCGX_InitRequest(&req, listen_fd, 0);
-	for (;;) {
+	while (!leave) {
 		pthread_mutex_lock(&accept_lock);
 		rc = FCGX_Accept_r(&req);
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0)
 			break;
-		if (s == NULL)
-			s = open_store();	/* amps init may have run */
-		handle(req.envp, s, fcgi_read, req.in, fcgi_sink, req.out);
+		if (w->store == NULL)
+			w->store = open_store();  /* amps init may have run */
+		handle(req.envp, w->store, fcgi_read, fcgi_sink,
+		    fcgi_flush, &req);
 		FCGX_Finish_r(&req);
+		if (w->long_request)
+			leave = long_request_done();
 	}
 	FCGX_Free(&req, 1);
-	store_close(s);
+	store_close(w->store);
 	site_free_thread();
+	if (!leave) {
+		pthread_mutex_lock(&pool_lock);
+		pool_threads--;
+		pthread_mutex_unlock(&pool_lock);
+	}
 	/* A worker that ends on its own (accept failed) stops the process:
 	 * the web server starts a new one. */
-	if (!stopping)
+	if (rc < 0 && !stopping)
 		kill(getpid(), SIGTERM);
+	if (!w->initial)
+		free(w);
 	return (NULL);
 }
 
@@ -190,6 +316,12 @@ worker(void *arg)
  * it (amps serve does), else the server block of amps.conf.  Parsing a
  * large amps.conf costs its whole tree once, so the heap is trimmed
  * after it. */
+int
+process_stopping(void)
+{
+	return (stopping);
+}
+
 static void
 load_config(void)
 {
@@ -243,12 +375,13 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	pthread_t		 threads[THREADS_MAX];
+	static struct worker	 workers[THREADS_MAX];
 	sigset_t		 mask;
 	struct store		*s;
 	const char		*sock = NULL;
 	char			*end;
-	long			 mode = 0660, nthreads = THREADS_DEFAULT, i;
-	int			 ch, sig;
+	long			 mode = 0660, nthreads = THREADS_DEFAULT, i, left;
+	int			 ch, sig, tcp;
 
 	while ((ch = getopt_long(argc, argv, "s:m:t:Vh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -290,7 +423,7 @@ main(int argc, char **argv)
 	if (sock == NULL && FCGX_IsCGI()) {
 		/* Plain CGI (RFC 3875), for shared hosting: one request. */
 		s = open_store();
-		handle(environ, s, stdin_read, NULL, stdout_sink, NULL);
+		handle(environ, s, stdin_read, stdout_sink, stdout_flush, NULL);
 		fflush(stdout);
 		store_close(s);
 		site_free_thread();
@@ -303,10 +436,14 @@ main(int argc, char **argv)
 	FCGX_Init();
 	/* libxml2 2.9 sets up its globals here, once, before any thread. */
 	xmlInitParser();
+	/* "--socket PATH", or "--socket HOST:PORT" (Apache's FastCGI
+	 * authorizer reaches FastCGI over TCP only). */
+	tcp = sock != NULL && sock[0] != '/' && strchr(sock, ':') != NULL;
 	if (sock != NULL) {
-		unlink(sock);
-		listen_fd = FCGX_OpenSocket(sock, 128);
-		if (listen_fd < 0 || chmod(sock, (mode_t)mode) != 0) {
+		if (!tcp)
+			unlink(sock);
+		listen_fd = FCGX_OpenSocket(sock, 1024);
+		if (listen_fd < 0 || (!tcp && chmod(sock, (mode_t)mode) != 0)) {
 			log_error("main", "%s: %s", sock, strerror(errno));
 			return (1);
 		}
@@ -320,8 +457,15 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	pool_size = nthreads;
 	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&threads[i], NULL, worker, NULL) != 0) {
+		workers[i].initial = 1;
+		pthread_mutex_lock(&pool_lock);
+		pool_threads++;
+		pool_short++;
+		pthread_mutex_unlock(&pool_lock);
+		if (pthread_create(&threads[i], NULL, worker, &workers[i]) !=
+		    0) {
 			log_error("main", "cannot start worker %ld", i);
 			nthreads = i;
 			break;
@@ -334,7 +478,16 @@ main(int argc, char **argv)
 	shutdown(listen_fd, SHUT_RDWR);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
-	if (sock != NULL)
+	/* Viewers' threads notice the stop within a second (stream.c). */
+	for (i = 0; i < 30; i++) {
+		pthread_mutex_lock(&pool_lock);
+		left = pool_threads;
+		pthread_mutex_unlock(&pool_lock);
+		if (left <= 0)
+			break;
+		usleep(100000);
+	}
+	if (sock != NULL && !tcp)
 		unlink(sock);
 	free(database);
 	response_cache_init(NULL, 0);

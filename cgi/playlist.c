@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access.h"
 #include "buf.h"
 #include "catalog.h"
 #include "channel.h"
@@ -13,6 +14,7 @@
 #include "filter.h"
 #include "m3u.h"
 #include "route.h"
+#include "site.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -28,8 +30,13 @@ struct playlist {
 	char		*base;		/* "http://host" */
 	char		*query;		/* "token=..&region=.." or NULL */
 	int		 variants;	/* list adaptive variants (P4) */
+	int		 hls;		/* entries point at HLS, not /stream */
+	const char	*secret;	/* sign media URLs with it, or NULL */
+	const char	*region;	/* the viewer's, for signed URLs */
+	int64_t		 expiry;	/* of signed URLs */
 	int64_t		 now;
 	int		 gone;		/* the client went away */
+	int		 master;	/* this channel's HLS has a master */
 };
 
 /* "variants=false" hides the adaptive variants; a value that is neither
@@ -57,6 +64,78 @@ parse_variants(const struct request *r, int *variants, char **cause)
 	}
 	*cause = xprintf("variants: expected true or false");
 	return (EINVAL);
+}
+
+/* format=ts|hls, else the configured default. */
+static int
+parse_format(const struct request *r, int *hls, char **cause)
+{
+	const char	*v;
+
+	*hls = r->site->playlist_hls;
+	if ((v = request_query(r, "format")) == NULL)
+		return (0);
+	if (strcasecmp(v, "hls") == 0)
+		*hls = 1;
+	else if (strcasecmp(v, "ts") == 0)
+		*hls = 0;
+	else {
+		*cause = xstrdup("format: expected ts or hls");
+		return (EINVAL);
+	}
+	return (0);
+}
+
+/* Whether the channel has renditions of its own input: then HLS has a
+ * master playlist. */
+static int
+has_renditions(const struct channel *ch)
+{
+	const struct variant	*v;
+	size_t			 i;
+
+	for (i = 0; i < ch->adaptive_bitrates.n; i++) {
+		v = schema_list_at(&variant_schema, &ch->adaptive_bitrates, i);
+		if (v->source == NULL && v->custom_ffmpeg.command == NULL)
+			return (1);
+	}
+	return (0);
+}
+
+/* The URL of a channel's media for this viewer.  With auth on (or a
+ * region to carry), the path gets the signed prefix of access.h, which
+ * players keep for every segment; otherwise the credential and region
+ * ride in the query, as the seeds did. */
+static char *
+media_url(const struct playlist *pl, long long id, const char *variant)
+{
+	struct buf	 b = BUF_INIT;
+	char		 token[ACCESS_TOKEN_MAX], *v = NULL;
+	int		 q = 0;
+
+	buf_adds(&b, pl->base);
+	if (pl->secret != NULL) {
+		access_sign(pl->secret, id, pl->expiry, pl->region, token);
+		buf_addf(&b, "%s%s", ACCESS_PREFIX, token);
+	}
+	if (variant != NULL)
+		v = escape_url(variant);
+	if (pl->hls && v != NULL)
+		buf_addf(&b, "/hls/%lld/%s/index.m3u8", id, v);
+	else if (pl->hls)
+		buf_addf(&b, "/hls/%lld/%s", id, pl->master ? "master.m3u8" :
+		    "index.m3u8");
+	else {
+		buf_addf(&b, "/stream/%lld", id);
+		if (v != NULL) {
+			buf_addf(&b, "?variant=%s", v);
+			q = 1;
+		}
+	}
+	if (pl->secret == NULL && pl->query != NULL)
+		buf_addf(&b, "%c%s", q ? '&' : '?', pl->query);
+	free(v);
+	return (buf_detach(&b));
 }
 
 /* What every URL of the playlist carries so that players pass the same
@@ -121,7 +200,7 @@ add_channel(struct channel *ch, void *arg)
 	struct m3u_entry	 e;
 	const struct program	*next;
 	const struct variant	*v;
-	char			 key[32], *label, *name, *url, *vname;
+	char			 key[32], *label, *name, *url;
 	size_t			 i, j;
 
 	memset(&e, 0, sizeof e);
@@ -144,8 +223,8 @@ add_channel(struct channel *ch, void *arg)
 	e.regions_blocked = (const char *const *)ch->regions_blocked.v;
 	e.nregions_blocked = ch->regions_blocked.n;
 
-	url = xprintf("%s/stream/%lld%s%s", pl->base, ch->id,
-	    pl->query != NULL ? "?" : "", pl->query != NULL ? pl->query : "");
+	pl->master = has_renditions(ch);
+	url = media_url(pl, ch->id, NULL);
 	e.url = url;
 	m3u_entry(&pl->out, &e);
 	free(url);
@@ -161,10 +240,7 @@ add_channel(struct channel *ch, void *arg)
 		}
 		name = xprintf("%s (%s)", ch->name != NULL ? ch->name : "",
 		    label);
-		vname = escape_url(v->name);
-		url = xprintf("%s/stream/%lld?variant=%s%s%s", pl->base, ch->id,
-		    vname, pl->query != NULL ? "&" : "",
-		    pl->query != NULL ? pl->query : "");
+		url = media_url(pl, ch->id, v->name);
 		e.name = name;
 		e.variant_name = v->name;
 		e.variant_label = label;
@@ -172,7 +248,6 @@ add_channel(struct channel *ch, void *arg)
 		e.url = url;
 		m3u_entry(&pl->out, &e);
 		free(url);
-		free(vname);
 		free(name);
 		free(label);
 	}
@@ -197,7 +272,8 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 
 	memset(&pl, 0, sizeof pl);
 	pl.resp = resp;
-	if ((error = parse_variants(r, &pl.variants, cause)) != 0)
+	if ((error = parse_variants(r, &pl.variants, cause)) != 0 ||
+	    (error = parse_format(r, &pl.hls, cause)) != 0)
 		goto out;
 	if ((error = filter_from_request(&f, r, cause)) != 0)
 		goto out;
@@ -212,12 +288,19 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 	pl.base = request_base_url(r);
 	pl.query = url_query(r);
 	pl.now = f.cf.now;
+	if (r->site->secret != NULL && (r->site->auth_enabled ||
+	    r->region != NULL)) {
+		pl.secret = r->site->secret;
+		pl.region = r->region;
+		pl.expiry = access_expiry(pl.now, r->site->media_url_ttl);
+	}
 
 	/* The body depends on the filters, the credential and region in
 	 * its URLs, the base URL and the variants switch. */
 	key = filter_key(&f, r);
-	variant = xprintf("%s;v=%d;b=%s;x=%s", key, pl.variants, pl.base,
-	    m3u8 ? "m3u8" : "m3u");
+	variant = xprintf("%s;v=%d;b=%s;x=%s;f=%s;e=%lld", key, pl.variants,
+	    pl.base, m3u8 ? "m3u8" : "m3u", pl.hls ? "hls" : "ts",
+	    (long long)pl.expiry);
 	if (response_begin_cacheable(resp, r, store_generation(r->store),
 	    variant, pl.content_type) != 0)
 		goto out;

@@ -71,7 +71,7 @@ parse_query(struct kvlist *q, const char *qs)
 int
 request_parse(struct request *r, char *const *envp)
 {
-	const char	*method, *path, *uri;
+	const char	*method, *path, *uri, *role;
 	char		*m;
 	size_t		 len;
 
@@ -84,8 +84,12 @@ request_parse(struct request *r, char *const *envp)
 	r->head = strcmp(r->method, "HEAD") == 0;
 
 	/* PATH_INFO where the server gives it (lighttpd, CGI), else the
-	 * decoded REQUEST_URI path (Apache mod_proxy_fcgi). */
-	path = request_env(r, "PATH_INFO");
+	 * decoded REQUEST_URI path (Apache mod_proxy_fcgi).  An authorizer
+	 * judges the URL the client asked for: REQUEST_URI, before any
+	 * rewrite of the web server. */
+	role = request_env(r, "FCGI_ROLE");
+	r->authorizer = role != NULL && strcmp(role, "AUTHORIZER") == 0;
+	path = r->authorizer ? NULL : request_env(r, "PATH_INFO");
 	if (path != NULL && *path != '\0')
 		r->path = xstrdup(path);
 	else {
@@ -102,6 +106,18 @@ request_parse(struct request *r, char *const *envp)
 		return (400);
 	if (parse_query(&r->query, request_env(r, "QUERY_STRING")) != 0)
 		return (400);
+	return (0);
+}
+
+int
+request_strip_signed(struct request *r)
+{
+	const char	*rest;
+
+	if (access_split(r->path, r->signed_token, &rest) != 0)
+		return (-1);
+	if (rest != r->path)
+		memmove(r->path, rest, strlen(rest) + 1);
 	return (0);
 }
 

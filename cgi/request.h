@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "access.h"
 #include "buf.h"
 #include "schema.h"
 
@@ -30,6 +31,10 @@ struct request {
 	struct kvlist	 query;		/* decoded; repeated keys in order */
 	char	*const	*envp;		/* the request's meta-variables */
 	int		 head;		/* HEAD: headers only */
+	int		 authorizer;	/* FCGI_ROLE=AUTHORIZER */
+	char		 signed_token[ACCESS_TOKEN_MAX];
+					/* from a /m/<token>/ path, after
+					   request_strip_signed; "" if none */
 	struct buf	 body;		/* the request body (POST, PUT, PATCH) */
 
 	/* Filled by route_process before the handler runs. */
@@ -50,6 +55,9 @@ struct request {
  * NUL or "..".  Free with request_free in every case. */
 int		 request_parse(struct request *r, char *const *envp);
 void		 request_free(struct request *r);
+/* Takes a signed media prefix (access.h) off r->path into
+ * r->signed_token.  Returns 0, or -1 for a malformed one. */
+int		 request_strip_signed(struct request *r);
 /* A meta-variable ("REQUEST_METHOD", "CONTENT_LENGTH"), or NULL. */
 const char	*request_env(const struct request *r, const char *name);
 /* A request header by its HTTP name ("X-Amps-Token", "If-None-Match"):

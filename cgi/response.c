@@ -299,6 +299,18 @@ response_write(struct response *resp, const void *data, size_t len)
 }
 
 int
+response_flush(struct response *resp)
+{
+	if (resp->failed)
+		return (-1);
+	if (resp->flush != NULL && resp->flush(resp->sink_arg) != 0) {
+		resp->failed = 1;
+		return (-1);
+	}
+	return (0);
+}
+
+int
 response_printf(struct response *resp, const char *fmt, ...)
 {
 	va_list	 ap;

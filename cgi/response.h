@@ -19,6 +19,8 @@ struct request;
 /* Where the bytes go: FCGX_PutStr or stdout.  Returns 0, or -1 when the
  * client is gone. */
 typedef int (*response_sink_cb)(const void *data, size_t len, void *arg);
+/* Pushes what the sink holds to the client now.  Returns 0 or -1. */
+typedef int (*response_flush_cb)(void *arg);
 
 struct response {
 	int		 status;
@@ -28,6 +30,7 @@ struct response {
 
 	/* Set up by route_process. */
 	response_sink_cb sink;
+	response_flush_cb flush;
 	void		*sink_arg;
 	int		 head;		/* HEAD: no body is sent */
 	int		 gzip_ok;	/* the client accepts gzip */
@@ -70,6 +73,9 @@ int	 response_begin(struct response *resp, const char *content_type,
 int	 response_write(struct response *resp, const void *data, size_t len);
 int	 response_printf(struct response *resp, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Sends what is written so far to the client now (live streams).
+ * Returns 0 or -1 if the client is gone. */
+int	 response_flush(struct response *resp);
 
 /* The response cache (cgit cache.c): an answer that depends only on the
  * catalogue's generation and a key (route, filters, credential, gzip) is

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "access.h"
 #include "catalog.h"
 #include "crypto.h"
 #include "log.h"
@@ -33,6 +34,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/status", status_get, 0 },
 	{ "GET", "/metrics", metrics_get, 0 },
 	{ "POST", "/api/admin/save", admin_save, ROUTE_WRITE },
+	{ "GET", "/stream/{id}", stream_get, ROUTE_MEDIA },
+	{ "GET", "/audio/{id}", stream_get, ROUTE_MEDIA },
 	{ NULL, NULL, NULL, 0 }
 };
 
@@ -195,28 +198,6 @@ find_credential(const struct request *r)
 	return (NULL);
 }
 
-/* Decides the role: the shared token is an admin (as the seeds' token
- * guarded every write), keys carry their own role.  Both are compared by
- * their hashes in constant time. */
-static enum auth_role
-authenticate(struct request *r, const char *cred)
-{
-	char	 hash[CATALOG_HASH_SIZE], *role = NULL, *cause = NULL;
-	int	 rc;
-
-	catalog_hash_key(cred, hash);
-	if (r->site->token_hash != NULL &&
-	    crypto_equal(hash, r->site->token_hash))
-		return (AUTH_ADMIN);
-	rc = catalog_key_check(r->store, cred, &role, &cause);
-	free(cause);
-	if (rc != 0)
-		return (AUTH_NONE);
-	rc = strcmp(role, "admin") == 0 ? AUTH_ADMIN : AUTH_VIEWER;
-	free(role);
-	return ((enum auth_role)rc);
-}
-
 /* P3: the viewer's region from ?region=, else from the CDN headers.  A bad
  * query value is the client's error; a bad header is only unknown. */
 static int
@@ -259,19 +240,95 @@ log_refusal(const struct request *r, const char *why)
 	    addr != NULL ? addr : "?", why);
 }
 
+int
+route_auth(struct request *r, struct response *resp, long long media_id)
+{
+	const char	*cred;
+	char		 region[3], *cause = NULL;
+	int		 role, error;
+
+	if ((error = find_region(r, &cause)) != 0) {
+		response_error(resp, route_status(error), "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	if (r->signed_token[0] != '\0') {
+		if (media_id <= 0) {
+			cause = xstrdup("a signed URL is only valid for media");
+			role = -1;
+		} else
+			role = access_verify(r->site->secret, r->signed_token,
+			    media_id, time(NULL), region, &cause);
+		if (role == 0) {
+			/* The region of the viewer the URL was made for,
+			 * unless this request says its own. */
+			if (r->region == NULL && region[0] != '\0')
+				r->region = xstrdup(region);
+			r->role = r->site->auth_enabled ? AUTH_VIEWER :
+			    AUTH_ADMIN;
+			return (0);
+		}
+		if (r->site->auth_enabled) {
+			log_refusal(r, cause);
+			response_error(resp, 401, "%s", cause);
+			response_header(resp, "WWW-Authenticate",
+			    "Bearer realm=\"amps\", error=\"invalid_token\"");
+			free(cause);
+			return (-1);
+		}
+		free(cause);	/* auth is off: it only carried a region */
+		cause = NULL;
+	}
+	if (!r->site->auth_enabled) {
+		r->role = AUTH_ADMIN;
+		return (0);
+	}
+	if ((cred = find_credential(r)) == NULL) {
+		log_refusal(r, "no credentials");
+		response_error(resp, 401, "authentication required");
+		response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"amps\"");
+		return (-1);
+	}
+	role = access_credential(r->store, r->site->token_hash, cred, &cause);
+	if (role < 0) {
+		log_error("auth", "%s", cause);
+		response_error(resp, 503, "credentials cannot be checked now");
+		free(cause);
+		return (-1);
+	}
+	if (role == ACCESS_ROLE_NONE) {
+		log_refusal(r, "invalid credentials");
+		response_error(resp, 401, "invalid credentials");
+		response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"amps\", error=\"invalid_token\"");
+		return (-1);
+	}
+	r->role = role == ACCESS_ROLE_ADMIN ? AUTH_ADMIN : AUTH_VIEWER;
+	r->credential = xstrdup(cred);
+	return (0);
+}
+
 void
 route_process(struct request *r, struct response *resp)
 {
 	const struct route	*rt, *found = NULL;
-	const char		*method, *cred, *params[REQUEST_MAX_PARAMS];
+	const char		*method, *params[REQUEST_MAX_PARAMS];
 	char			*param;
 	struct buf		 allow = BUF_INIT;
 	json_object		*json = NULL;
 	char			*cause = NULL;
 	size_t			 nparams = 0, i;
+	long long		 media_id;
 	int			 error, any = 0;
 
 	method = r->head ? "GET" : r->method;
+	/* A signed media URL: /m/<token>/stream/12 routes as /stream/12. */
+	if (request_strip_signed(r) != 0) {
+		response_error(resp, 404, "no such resource: malformed signed "
+		    "URL");
+		return;
+	}
 	for (rt = routes; rt->pattern != NULL; rt++) {
 		if (!match(rt->pattern, r->path, params, &nparams))
 			continue;
@@ -307,6 +364,11 @@ route_process(struct request *r, struct response *resp)
 	}
 	buf_free(&allow);
 	r->route = found->pattern;
+	if (r->signed_token[0] != '\0' && !(found->flags & ROUTE_MEDIA)) {
+		response_error(resp, 404, "no such resource: /m/.../%s",
+		    r->path + 1);
+		goto out;
+	}
 
 	/* Without the settings there is no telling whether auth is on:
 	 * refuse rather than fail open. */
@@ -315,38 +377,29 @@ route_process(struct request *r, struct response *resp)
 		response_error(resp, 503, "the database is not available");
 		goto out;
 	}
-	if (r->site != NULL && r->site->auth_enabled &&
-	    !(found->flags & ROUTE_PUBLIC)) {
-		cred = find_credential(r);
-		if (cred == NULL) {
-			log_refusal(r, "no credentials");
-			response_error(resp, 401, "authentication required");
-			response_header(resp, "WWW-Authenticate",
-			    "Bearer realm=\"amps\"");
-			goto out;
-		}
-		r->role = authenticate(r, cred);
-		if (r->role == AUTH_NONE) {
-			log_refusal(r, "invalid credentials");
-			response_error(resp, 401, "invalid credentials");
-			response_header(resp, "WWW-Authenticate",
-			    "Bearer realm=\"amps\", error=\"invalid_token\"");
-			goto out;
-		}
-		r->credential = xstrdup(cred);
-	} else
+	if (found->flags & ROUTE_PUBLIC) {
 		r->role = AUTH_ADMIN;
+		if ((error = find_region(r, &cause)) != 0) {
+			response_error(resp, route_status(error), "%s", cause);
+			free(cause);
+			goto out;
+		}
+	} else {
+		media_id = 0;
+		if ((found->flags & ROUTE_MEDIA) &&
+		    access_media(r->path, &media_id, NULL) == ACCESS_NONE) {
+			response_error(resp, 404, "no such stream: %s",
+			    r->path);
+			goto out;
+		}
+		if (route_auth(r, resp, media_id) != 0)
+			goto out;
+	}
 	if ((found->flags & ROUTE_WRITE) && r->role != AUTH_ADMIN) {
 		log_refusal(r, "a viewer may not write");
 		response_error(resp, 403, "this needs an admin key");
 		goto out;
 	}
-	if ((error = find_region(r, &cause)) != 0) {
-		response_error(resp, route_status(error), "%s", cause);
-		free(cause);
-		goto out;
-	}
-
 	error = found->handler(r, resp, &json, &cause);
 	if (error != 0 && !resp->started) {
 		response_error(resp, route_status(error), "%s",

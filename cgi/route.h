@@ -20,6 +20,8 @@ typedef int (*route_handler_cb)(struct request *r, struct response *resp,
 /* Route flags. */
 #define ROUTE_PUBLIC	0x01	/* no credentials needed, even with auth */
 #define ROUTE_WRITE	0x02	/* admins only */
+#define ROUTE_MEDIA	0x04	/* a live stream: a signed URL for its
+				   channel is a credential too */
 
 struct route {
 	const char	*method;
@@ -31,6 +33,12 @@ struct route {
 /* Runs the request through the table into resp (which route_process does
  * not finish: the caller calls response_finish). */
 void	 route_process(struct request *r, struct response *resp);
+/* Authentication and the viewer's region, for routes and for the
+ * authorizer: sets r->role, r->credential and r->region.  media_id > 0
+ * names the channel that a signed URL (r->signed_token) must be for.
+ * Returns 0, or -1 with the refusal (400, 401, 503) written into resp. */
+int	 route_auth(struct request *r, struct response *resp,
+	    long long media_id);
 /* Maps an errno value to an HTTP status. */
 int	 route_status(int error);
 
@@ -43,6 +51,14 @@ typedef void (*route_count_cb)(const char *method, const char *pattern,
 void	 route_counts(route_count_cb cb, void *arg);
 /* Seconds since the process started. */
 long long route_uptime(void);
+
+/* The process (main.c).  A handler that will hold its thread for long (a
+ * live stream, a blocking playlist reload) calls long_request() first,
+ * after its last use of r->store: the store connection then belongs to
+ * the worker that takes its place.  process_stopping() says that the
+ * process is shutting down: long requests end. */
+void	 long_request(void);
+int	 process_stopping(void);
 
 /* The handlers, one file each. */
 int	 health_get(struct request *, struct response *, json_object **,
@@ -77,5 +93,21 @@ int	 metrics_get(struct request *, struct response *, json_object **,
 	    char **);
 int	 admin_save(struct request *, struct response *, json_object **,
 	    char **);
+int	 stream_get(struct request *, struct response *, json_object **,
+	    char **);
+/* Whether the viewer of r may watch channel id (and its variant, when
+ * not NULL) now: 0, or ENOENT (no such channel or variant, or outside its
+ * window) or EACCES (region) with *cause. */
+int	 stream_channel(struct request *r, long long id, const char *variant,
+	    char **cause);
+/* Viewers this process relays /stream and /audio to now. */
+long long stream_viewers(void);
+
+/* The FastCGI authorizer role (authz.c): answers whether the web server
+ * may serve a static media file (200, with nothing else) or the refusal,
+ * starting the channel first when a playlist of a channel that is not
+ * running is asked for, and holding LL-HLS blocking playlist reloads
+ * until the playlist has what they ask for. */
+void	 authz_process(struct request *r, struct response *resp);
 
 #endif

@@ -24,6 +24,8 @@ site_free(struct site *site)
 	free(site->config_file);
 	free(site->media_root);
 	free(site->store_id);
+	free(site->secret);
+	free(site->control_socket);
 	free(site);
 }
 
@@ -41,6 +43,22 @@ setting(struct store *s, const char *key, char **value)
 	if (rc == ENOENT)
 		return (0);
 	return (rc == 0 ? 0 : -1);
+}
+
+/* A positive number setting, def when absent or not positive. */
+static int
+setting_int(struct store *s, const char *key, long long def,
+    long long *out)
+{
+	char	*v;
+
+	if (setting(s, key, &v) != 0)
+		return (-1);
+	*out = v != NULL ? strtoll(v, NULL, 10) : 0;
+	if (*out <= 0)
+		*out = def;
+	free(v);
+	return (0);
 }
 
 const struct site *
@@ -74,13 +92,23 @@ site_get(struct store *s)
 		site_free(site);
 		return (NULL);
 	}
-	if (setting(s, "server.max_body_size", &v) != 0) {
+	if (store_secret(s, &site->secret, &v) != 0 ||
+	    setting(s, "server.control_socket", &site->control_socket) != 0) {
+		free(v);
 		site_free(site);
 		return (NULL);
 	}
-	site->max_body_size = v != NULL ? strtoll(v, NULL, 10) : 0;
-	if (site->max_body_size <= 0)
-		site->max_body_size = 1048576;
+	if (setting_int(s, "server.max_body_size", 1048576,
+	    &site->max_body_size) != 0 ||
+	    setting_int(s, "server.media_url_ttl", 86400,
+	    &site->media_url_ttl) != 0 ||
+	    setting_int(s, "server.ensure_timeout", 15,
+	    &site->ensure_timeout) != 0 ||
+	    setting(s, "server.playlist_format", &v) != 0) {
+		site_free(site);
+		return (NULL);
+	}
+	site->playlist_hls = v != NULL && strcmp(v, "hls") == 0;
 	free(v);
 	if (sync_config_file(s, &site->config_file, &v) != 0) {
 		free(v);

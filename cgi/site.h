@@ -17,6 +17,11 @@ struct site {
 	char		*config_file;	/* for POST /api/admin/save */
 	char		*media_root;
 	char		*store_id;	/* this database's identity */
+	char		*secret;	/* signs media URLs (access.h) */
+	char		*control_socket;	/* streamd's */
+	int		 playlist_hls;	/* playlist_format = "hls" */
+	long long	 media_url_ttl;	/* seconds */
+	long long	 ensure_timeout;	/* seconds */
 };
 
 /* Returns the current snapshot for s (reloaded when the generation moved),

@@ -461,7 +461,7 @@ write_file(const char *path, const char *data, size_t len)
 static int
 write_lighttpd_conf(struct serve *sv)
 {
-	struct subst	 vars[14];
+	struct subst	 vars[16];
 	struct passwd	*pw;
 	struct group	*gr;
 	struct buf	 out = BUF_INIT;
@@ -480,6 +480,7 @@ write_lighttpd_conf(struct serve *sv)
 	vars[i++] = (struct subst){ "LISTEN_PORT", sv->port };
 	vars[i++] = (struct subst){ "MEDIA_ROOT", sv->cfg->server.media_root };
 	vars[i++] = (struct subst){ "FCGI_SOCKET", sv->socket };
+	vars[i++] = (struct subst){ "WS_SOCKET", sv->cfg->server.ws_socket };
 	vars[i++] = (struct subst){ "FCGI_BIN", sv->fcgi };
 	vars[i++] = (struct subst){ "AMPS_CONF", sv->cfg->file };
 	vars[i++] = (struct subst){ "DATABASE", sv->cfg->server.database };

@@ -40,6 +40,7 @@ static const char *const log_levels[] = {
 	"error", "warn", "info", "debug", NULL
 };
 static const char *const roles[] = { "viewer", "admin", NULL };
+static const char *const playlist_formats[] = { "ts", "hls", NULL };
 static const char *const match_keys[] = { "epg_id", "tvg_name", NULL };
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -178,6 +179,19 @@ static const struct schema_field server_fields[] = {
 	{ .name = "cleanup_delay", .type = SCHEMA_INT,
 	  .offset = SV(cleanup_delay), .def = "60", .min = 0, .max = 86400,
 	  .help = "seconds before a stopped channel's files are removed" },
+	{ .name = "ws_socket", .type = SCHEMA_STRING,
+	  .offset = SV(ws_socket), .def = "var/ws.sock",
+	  .flags = SCHEMA_NONEMPTY, .max = PATH_MAX,
+	  .help = "streamd's WebSocket listener (for /ws/<id>)" },
+	{ .name = "playlist_format", .type = SCHEMA_STRING,
+	  .offset = SV(playlist_format), .def = "ts", .flags = SCHEMA_LOWER,
+	  .choices = playlist_formats,
+	  .help = "what playlist entries point at: ts (/stream/<id>) or "
+	  "hls" },
+	{ .name = "media_url_ttl", .type = SCHEMA_INT,
+	  .offset = SV(media_url_ttl), .def = "86400", .min = 60,
+	  .max = 31536000,
+	  .help = "seconds a signed media URL of a playlist stays valid" },
 	{ .name = NULL }
 };
 
@@ -634,6 +648,7 @@ resolve_paths(struct config *cfg)
 	resolve(&cfg->server.media_root, cfg->dir);
 	resolve(&cfg->server.database, cfg->dir);
 	resolve(&cfg->server.control_socket, cfg->dir);
+	resolve(&cfg->server.ws_socket, cfg->dir);
 	resolve(&cfg->server.log_file, cfg->dir);
 	lists[0] = &cfg->streams;
 	lists[1] = &cfg->scheduled_streams;

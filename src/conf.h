@@ -29,6 +29,10 @@ struct server_conf {
 	long long	 max_failures;	/* in a row; 0 = never give up */
 	long long	 ensure_timeout;	/* seconds */
 	long long	 cleanup_delay;	/* seconds */
+	/* Delivery. */
+	char		*ws_socket;	/* streamd's WebSocket listener */
+	char		*playlist_format;	/* "ts" or "hls" */
+	long long	 media_url_ttl;	/* seconds a signed media URL lives */
 };
 
 struct api_key {

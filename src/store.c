@@ -298,7 +298,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE profiles ADD COLUMN hls_segment_type TEXT;\n"
 	"ALTER TABLE profiles ADD COLUMN part_duration_ms INTEGER;\n"
 	"ALTER TABLE channels ADD COLUMN segment_duration INTEGER;\n"
-	"ALTER TABLE channels ADD COLUMN playlist_size INTEGER;\n"
+	"ALTER TABLE channels ADD COLUMN playlist_size INTEGER;\n",
+
+	/* 4 -> 5: the key that signs media URLs (src/access.h).  Beside the
+	 * identity, not in settings: amps save never writes it out, and
+	 * making it bumps no generation. */
+	"ALTER TABLE identity ADD COLUMN secret TEXT;\n"
+	"UPDATE identity SET secret = lower(hex(randomblob(32)));\n"
 };
 
 #define BUSY_TIMEOUT_MS	5000
@@ -1057,17 +1063,17 @@ out:
 	return (rc);
 }
 
-int
-store_identity(struct store *s, char **value, char **cause)
+static int
+identity_column(struct store *s, const char *sql, char **value,
+    char **cause)
 {
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if ((st = store_prepare(s, "SELECT value FROM identity WHERE id = 1",
-	    cause)) == NULL)
+	if ((st = store_prepare(s, sql, cause)) == NULL)
 		return (-1);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
 		*value = xstrdup((const char *)sqlite3_column_text(st, 0));
 		sqlite3_reset(st);
 		return (0);
@@ -1075,4 +1081,18 @@ store_identity(struct store *s, char **value, char **cause)
 	sqlite3_reset(st);
 	*cause = xprintf("%s: no identity row", s->path);
 	return (-1);
+}
+
+int
+store_identity(struct store *s, char **value, char **cause)
+{
+	return (identity_column(s, "SELECT value FROM identity WHERE id = 1",
+	    value, cause));
+}
+
+int
+store_secret(struct store *s, char **value, char **cause)
+{
+	return (identity_column(s, "SELECT secret FROM identity WHERE id = 1",
+	    value, cause));
 }

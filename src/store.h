@@ -17,7 +17,7 @@
 struct store;
 
 /* The schema version this build writes. */
-#define STORE_VERSION 4
+#define STORE_VERSION 5
 
 /* store_open flags. */
 #define STORE_CREATE	0x01	/* create the file if missing */
@@ -65,6 +65,9 @@ int	 store_setting_set(struct store *s, const char *key,
 /* The database's identity: random hex made when it was created (caller
  * frees *value).  Returns 0, or -1 with *cause. */
 int	 store_identity(struct store *s, char **value, char **cause);
+/* This database's secret for signing media URLs (64 hex digits, random,
+ * made by migration 5; caller frees).  Returns 0 or -1 with *cause. */
+int	 store_secret(struct store *s, char **value, char **cause);
 
 /* Prepares sql (cached per store for its lifetime: the same text returns
  * the same reset statement, with bindings cleared).  Returns NULL with

@@ -224,7 +224,7 @@ check_rejected()
 stream_ids()
 {
 	grep -v '^#' resp.body | grep -v 'variant=' |
-	    sed -n 's|^[a-z]*://[^/]*/stream/\([0-9]*\).*|\1|p' |
+	    sed -n 's|^[a-z]*://[^/]*\(/m/[^/]*\)\{0,1\}/stream/\([0-9]*\).*|\2|p' |
 	    tr -d '\r' | tr '\n' ' ' | sed 's/ $//'
 }
 # entry NAME: the lines of the entry whose #EXTINF line ends with
@@ -396,9 +396,10 @@ assert_match "channel 1 AMP-PROGRAM-FEED" \
 assert_match "channel 1 AMP-DESCRIPTION" \
     '^#EXTREM:AMP-DESCRIPTION.*The first channel' "$one"
 url=$(url_of One)
-assert_match "channel 1 URL" "^$BASE/stream/1(\\?|\$)" "$url"
-assert_match "the URL carries the token" '[?&]token=shared-token-123(&|$)' \
-    "$url"
+# With auth on, media URLs are signed (access.h): the expiry, no region,
+# a 128-bit MAC; the token itself never appears in them.
+assert_match "channel 1 URL" "^$BASE/m/[0-9]+\\.-\\.[0-9a-f]{32}/stream/1\$" "$url"
+assert_no_match "the URL does not carry the token" 'token=' "$url"
 assert_no_match "no variant on the main entry" 'variant=' "$url"
 
 note "variants: \"Name (LABEL)\" -> /stream/<id>?variant=<name>"
@@ -408,9 +409,7 @@ for v in hd:HD sd:SD; do
 	[ -n "$ve" ] || fail "no variant entry 'One ($label)': $BODY"
 	vurl=$(url_of "One ($label)")
 	assert_match "variant $name URL" \
-	    "^$BASE/stream/1\\?(.*&)?variant=$name(&|\$)" "$vurl"
-	assert_match "variant $name token" '[?&]token=shared-token-123(&|$)' \
-	    "$vurl"
+	    "^$BASE/m/[^/]+/stream/1\\?variant=$name\$" "$vurl"
 	assert_match "variant $name AMP-VARIANT" "^#EXTREM:AMP-VARIANT.*$name" \
 	    "$ve"
 	assert_match "variant $name tvg-id" ' tvg-id="one\.amps"' \
@@ -444,14 +443,14 @@ note "playlist filters (P3) and region locking (P5)"
 playlist "token=$TOKEN&region=US" "region US"
 assert_eq "region=US" "1 2 3 11 901" "$(stream_ids)"
 for u in $(grep '/stream/' resp.body | tr -d '\r'); do
-	assert_match "URL carries the region" '[?&]region=US(&|$)' "$u"
-	assert_match "URL carries the token" '[?&]token=shared-token-123(&|$)' "$u"
+	assert_match "URL carries the region" '/m/[0-9]+\.US\.[0-9a-f]{32}/' "$u"
+	assert_no_match "URL does not carry the token" 'token=' "$u"
 done
 assert_match "channel 2 AMP-REGION" '^#EXTREM:AMP-REGION.*US.*GB' \
     "$(entry Two)"
 playlist "token=$TOKEN&region=us" "region us"
 assert_eq "region=us (normalised)" "1 2 3 11 901" "$(stream_ids)"
-assert_match "normalised region in URLs" '[?&]region=US(&|$)' "$(url_of Two)"
+assert_match "normalised region in URLs" '/m/[0-9]+\.US\.' "$(url_of Two)"
 playlist "token=$TOKEN&region=GB" "region GB"
 assert_eq "region=GB" "1 2 3 11 901" "$(stream_ids)"
 playlist "token=$TOKEN&region=AU" "region AU"
@@ -460,7 +459,7 @@ playlist "token=$TOKEN&region=FR" "region FR"
 assert_eq "region=FR" "1 3 11 901" "$(stream_ids)"
 playlist "token=$TOKEN" "region AU in a header" HTTP_X_AMPS_REGION=AU
 assert_eq "X-Amps-Region" "1 11 901" "$(stream_ids)"
-assert_match "header region in URLs" '[?&]region=AU(&|$)' "$(url_of One)"
+assert_match "header region in URLs" '/m/[0-9]+\.AU\.' "$(url_of One)"
 playlist "token=$TOKEN" "region in X-Region" HTTP_X_REGION=GB
 assert_eq "X-Region" "1 2 3 11 901" "$(stream_ids)"
 playlist "token=$TOKEN" "region in CF-IPCountry" HTTP_CF_IPCOUNTRY=US
@@ -528,7 +527,8 @@ reject 400 GET "/api/streams?token=$TOKEN&x=%G0"
 note "the token used is the one carried: a viewer key in Bearer"
 playlist "" "playlist with a Bearer viewer key" \
     "HTTP_AUTHORIZATION=Bearer $VIEWER"
-assert_match "Bearer key carried" "[?&]token=$VIEWER(&|\$)" "$(url_of One)"
+assert_match "Bearer key carried to the guide" "url-tvg=\"[^\"]*[?&]token=$VIEWER" "$(head -n1 resp.body)"
+assert_match "Bearer viewer: signed media URL" "^$BASE/m/" "$(url_of One)"
 
 # ---------------------------------------------------------------------
 note "playlist: ETag and 304, gzip"

@@ -76,10 +76,11 @@ chmod -R a+rX "$MEDIA"
 
 APACHE_PID=
 FCGI_PID=
+AUTHZ_PID=
 # Whatever happens, no server is left running and the shared folder goes.
 stop_all()
 {
-	for pid in $APACHE_PID $FCGI_PID; do
+	for pid in $APACHE_PID $FCGI_PID $AUTHZ_PID; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -TERM "$pid"
 			wait "$pid"
@@ -87,6 +88,7 @@ stop_all()
 	done
 	APACHE_PID=
 	FCGI_PID=
+	AUTHZ_PID=
 	case $WWW in
 	/tmp/amps-apache.*) rm -rf "$WWW" ;;
 	esac
@@ -108,6 +110,24 @@ until [ -S "$SOCK" ]; do
 	sleep 0.1
 done
 assert_match "socket mode 0660" '^srw-rw----' "$(ls -l "$SOCK")"
+
+# The authorizer of media requests: a second amps.fcgi on a loopback
+# port (mod_authnz_fcgi speaks FastCGI over TCP only).
+AUTHZ_PORT=$(hc_free_port)
+note "amps.fcgi --socket 127.0.0.1:$AUTHZ_PORT (authorizer)"
+AMPS_CONF=$HC_CONF "$FCGI" --socket "127.0.0.1:$AUTHZ_PORT" \
+    >authz.out 2>&1 &
+AUTHZ_PID=$!
+n=0
+until python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+    "$AUTHZ_PORT" 2>/dev/null; do
+	kill -0 "$AUTHZ_PID" 2>/dev/null ||
+	    fail "amps.fcgi (authorizer) exited: $(cat authz.out)"
+	n=$((n + 1))
+	[ "$n" -lt 100 ] || fail "amps.fcgi (authorizer) does not listen"
+	sleep 0.1
+done
 assert_eq "socket group" "$RUN_GROUP" "$(stat -c %G "$SOCK")"
 
 note "Apache on $BASE"
@@ -116,6 +136,8 @@ sed -e "s|@LISTEN_ADDRESS@|127.0.0.1|g" \
     -e "s|@LISTEN_PORT@|$PORT|g" \
     -e "s|@MEDIA_ROOT@|$MEDIA|g" \
     -e "s|@FCGI_SOCKET@|$SOCK|g" \
+    -e "s|@AUTHZ_ADDRESS@|127.0.0.1:$AUTHZ_PORT|g" \
+    -e "s|@WS_SOCKET@|$WWW/run/ws.sock|g" \
     -e "s|@AMPS_CONF@|$HC_CONF|g" \
     -e "s|@RUN_DIR@|$RUN|g" \
     -e "s|@PID_FILE@|$RUN/httpd.pid|g" \

@@ -253,8 +253,9 @@ hc_run()
 	    "$(head -n 1 "$HC_B" | cut -c1-7)"
 	assert_eq "playlist entries" "$HC_CHANNELS" \
 	    "$(grep -c '^#EXTINF' "$HC_B")"
-	assert_match "stream URL: base from Host, token carried" \
-	    "^$HC_BASE/stream/1[?].*token=$HC_TOKEN" "$(hc_body)"
+	assert_match "stream URL: base from Host, signed" \
+	    "^$HC_BASE/m/[0-9]+\\.-\\.[0-9a-f]{32}/stream/1\$" "$(hc_body)"
+	assert_no_match "no token in media URLs" "/stream/.*token=" "$(hc_body)"
 	cp "$HC_B" "$T/playlist.plain"
 	etag=$(hc_hdr ETag)
 	[ -n "$etag" ] || fail "playlist: no ETag"
@@ -436,34 +437,54 @@ hc_run()
 	hc_json_error "DELETE playlist"
 
 	note "media: static files from the web server, types and caching"
+	# With auth on, the responder (the web server's FastCGI authorizer)
+	# wants a credential for media too; then the web server sends the
+	# file itself.
 	M=$HC_MEDIA
-	hc_static /hls/1/index.m3u8 "$M/hls/1/index.m3u8" \
+	hc_static "/hls/1/index.m3u8?$tok" "$M/hls/1/index.m3u8" \
 	    application/vnd.apple.mpegurl no-cache
-	hc_static /hls/1/seg-7.ts "$M/hls/1/seg-7.ts" \
+	hc_static "/hls/1/seg-7.ts?$tok" "$M/hls/1/seg-7.ts" \
 	    video/mp2t "public, max-age=31536000, immutable"
-	hc_static /hls/1/audio-7.aac "$M/hls/1/audio-7.aac" \
+	hc_static "/hls/1/audio-7.aac?$tok" "$M/hls/1/audio-7.aac" \
 	    audio/aac "public, max-age=31536000, immutable"
-	hc_static /dash/1/manifest.mpd "$M/dash/1/manifest.mpd" \
+	hc_static "/dash/1/manifest.mpd?$tok" "$M/dash/1/manifest.mpd" \
 	    application/dash+xml no-cache
-	hc_static /dash/1/chunk-7.m4s "$M/dash/1/chunk-7.m4s" \
+	hc_static "/dash/1/chunk-7.m4s?$tok" "$M/dash/1/chunk-7.m4s" \
 	    video/iso.segment "public, max-age=31536000, immutable"
-	hc_static /dash/1/init.mp4 "$M/dash/1/init.mp4" video/mp4 no-cache
-	hc_static /rec/show.mp4 "$M/rec/show.mp4" video/mp4 no-cache
-	hc_req GET /hls/1/index.m3u8
+	hc_static "/dash/1/init.mp4?$tok" "$M/dash/1/init.mp4" video/mp4 \
+	    no-cache
+	hc_static "/rec/show.mp4?$tok" "$M/rec/show.mp4" video/mp4 no-cache
+	hc_req GET /hls/1/index.m3u8 -H "X-Amps-Token: $HC_TOKEN"
+	hc_expect "static playlist, token in a header" 200
 	etag=$(hc_hdr ETag)
 	[ -n "$etag" ] || fail "static playlist: no ETag"
-	hc_req GET /hls/1/index.m3u8 -H "If-None-Match: $etag"
+	hc_req GET "/hls/1/index.m3u8?$tok" -H "If-None-Match: $etag"
 	hc_expect "static If-None-Match" 304
-	hc_req GET /hls/9/index.m3u8
+
+	note "media: refused without credentials, with a JSON body"
+	for p in /hls/1/index.m3u8 /hls/1/seg-7.ts /dash/1/manifest.mpd \
+	    /dash/1/chunk-7.m4s /rec/show.mp4; do
+		hc_req GET "$p"
+		hc_expect "$p without a credential" 401
+		hc_json_error "$p without a credential"
+		hc_req GET "$p?token=wrong-token-0000"
+		hc_expect "$p with a wrong token" 401
+	done
+	hc_req GET "/m/1.-.00000000000000000000000000000000/hls/1/seg-7.ts"
+	hc_expect "a forged signed URL" 401
+	hc_json_error "a forged signed URL"
+
+	hc_req GET "/hls/1/missing-7.ts?$tok"
 	hc_expect "missing media file" 404
-	assert_no_match "a missing media file is the web server's 404" \
-	    '^application/json' "$(hc_hdr Content-Type)"
-	hc_req GET /hls/1/.index.m3u8.tmp
+	hc_req GET "/hls/987654/seg-1.ts?$tok"
+	hc_expect "media of no channel" 404
+	hc_json_error "media of no channel"
+	hc_req GET "/hls/1/.index.m3u8.tmp?$tok"
 	case $CODE in
 	403|404) ;;
 	*) fail "dot file under /hls/: HTTP $CODE, expected 403 or 404" ;;
 	esac
-	hc_req GET /hls/1/
+	hc_req GET "/hls/1/?$tok"
 	case $CODE in
 	403|404) ;;
 	*) fail "folder /hls/1/: HTTP $CODE, expected 403 or 404" ;;
