@@ -286,6 +286,10 @@ metrics_get(struct request *r, struct response *resp, json_object **json,
 	    "this responder, by route and status.\n"
 	    "# TYPE amps_http_requests_total counter\n");
 	route_counts(add_count, &b);
+	buf_adds(&b, "# HELP amps_relayed_viewers /stream and /audio "
+	    "viewers this responder relays now.\n"
+	    "# TYPE amps_relayed_viewers gauge\n");
+	buf_addf(&b, "amps_relayed_viewers %lld\n", stream_viewers());
 	buf_adds(&b, "# HELP amps_uptime_seconds Seconds since the "
 	    "responder started.\n# TYPE amps_uptime_seconds gauge\n");
 	buf_addf(&b, "amps_uptime_seconds %lld\n", route_uptime());
