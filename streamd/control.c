@@ -46,7 +46,8 @@ struct client {
 	unsigned	 wout;
 	int64_t		 wdeadline;
 	unsigned	 wfails;
-	int		 wattach;
+	int		 wattach;	/* counted on the feed's users */
+	int		 woverlap;	/* wp is private to this client */
 	long long	 wid;
 	char		*wvariant;
 
@@ -55,6 +56,8 @@ struct client {
 
 	/* Attached to a feed: raw bytes after the reply. */
 	struct pipeline	*ap;
+	int		 arend;
+	unsigned	 aout;
 	struct feed	*feed;
 	struct feed_reader rd;
 	struct feed_chunk *cur;
@@ -125,10 +128,14 @@ client_free(struct control *c, struct client *cl)
 		manager_put(c->m, cl->leases[i].p);
 	}
 	free(cl->leases);
-	if (cl->wp != NULL)
+	if (cl->wp != NULL) {
+		if (cl->wattach)
+			pipeline_feed_use(cl->wp, cl->wrend, cl->wout, -1);
 		manager_put(c->m, cl->wp);
+	}
 	if (cl->ap != NULL) {
 		feed_chunk_put(cl->feed, cl->cur);
+		pipeline_feed_use(cl->ap, cl->arend, cl->aout, -1);
 		manager_lease(c->m, cl->ap, -1);
 		manager_put(c->m, cl->ap);
 	}
@@ -172,7 +179,7 @@ cmd_ensure(struct control *c, struct client *cl, json_object *req,
 	const char	*variant, *oname;
 	unsigned	 out;
 	long long	 id;
-	int		 timeout_ms = c->ensure_timeout * 1000;
+	int		 timeout_ms = c->ensure_timeout * 1000, overlap = 0, rc;
 	char		*cause = NULL;
 
 	if (get_stream(req, &id) != 0) {
@@ -198,21 +205,41 @@ cmd_ensure(struct control *c, struct client *cl, json_object *req,
 		}
 		timeout_ms = (int)json_object_get_int64(v);
 	}
+	if (json_object_object_get_ex(req, "overlap", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			send_error(cl, "'overlap' must be true or false");
+			return;
+		}
+		overlap = json_object_get_boolean(v);
+		if (overlap && !attach) {
+			send_error(cl, "'overlap' is for attach only");
+			return;
+		}
+	}
 	if (cl->wp != NULL || cl->ap != NULL) {
 		send_error(cl, "one request at a time on a connection");
 		return;
 	}
-	if (manager_ensure(c->m, id, variant, out, &cl->wp, &cl->wrend,
-	    &cause) != 0) {
+	if (overlap)
+		rc = manager_ensure_private(c->m, id, variant, out, &cl->wp,
+		    &cl->wrend, &cause);
+	else
+		rc = manager_ensure(c->m, id, variant, out, &cl->wp,
+		    &cl->wrend, &cause);
+	if (rc != 0) {
 		send_error(cl, "%s", cause);
 		free(cause);
 		return;
 	}
+	/* The feed's output stays while someone attaches to it. */
+	if (attach)
+		pipeline_feed_use(cl->wp, cl->wrend, out, 1);
 	pthread_mutex_lock(&cl->wp->lock);
 	cl->wfails = cl->wp->failed_runs;
 	pthread_mutex_unlock(&cl->wp->lock);
 	cl->wout = out;
 	cl->wattach = attach;
+	cl->woverlap = overlap;
 	cl->wid = id;
 	free(cl->wvariant);
 	cl->wvariant = xstrdup(variant ? variant : "");
@@ -245,6 +272,8 @@ check_wait(struct control *c, struct client *cl)
 		    "the input failed" : "not playable in time",
 		    err[0] ? ": " : "", err);
 		free(err);
+		if (cl->wattach)
+			pipeline_feed_use(p, cl->wrend, cl->wout, -1);
 		manager_put(c->m, p);
 		cl->wp = NULL;
 		return;
@@ -261,12 +290,17 @@ check_wait(struct control *c, struct client *cl)
 		json_object_object_add(o, "content_type",
 		    json_object_new_string(cl->wout == OUTPUT_TS ?
 		    "video/mp2t" : "audio/aac"));
+		json_object_object_add(o, "overlap",
+		    json_object_new_boolean(cl->woverlap));
 		cl->ap = p;
-		cl->feed = cl->wout == OUTPUT_TS ? p->ts_feed : p->audio_feed;
+		cl->arend = cl->wrend;
+		cl->aout = cl->wout;
+		cl->feed = p->rend[cl->wrend].feed;
 		memset(&cl->rd, 0, sizeof cl->rd);
 		manager_lease(c->m, p, 1);
-		log_info("control", "stream %lld: viewer attached (%s)",
-		    cl->wid, output_name(cl->wout));
+		log_info("control", "stream %lld: viewer attached (%s%s%s%s)",
+		    cl->wid, output_name(cl->wout), cl->wvariant[0] ? " " :
+		    "", cl->wvariant, cl->woverlap ? ", overlap" : "");
 	} else {
 		if ((path = pipeline_output_path(p, cl->wrend, cl->wout)) !=
 		    NULL) {

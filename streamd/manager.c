@@ -44,6 +44,7 @@ struct manager {
 	size_t		 ncl;
 	int64_t		 generation;
 	int64_t		 next_check;
+	long long	 next_owner;	/* private pipelines numbered */
 };
 
 static void
@@ -92,13 +93,15 @@ find_channel(struct manager *m, long long id)
 	return (NULL);
 }
 
+/* The shared pipeline of (id, group): a private one is never found. */
 static struct entry *
 find_entry(struct manager *m, long long id, const char *group)
 {
 	size_t	i;
 
 	for (i = 0; i < m->n; i++)
-		if (!m->v[i].removed && m->v[i].p->id == id &&
+		if (!m->v[i].removed && m->v[i].p->owner == 0 &&
+		    m->v[i].p->id == id &&
 		    strcmp(m->v[i].p->group, group) == 0)
 			return (&m->v[i]);
 	return (NULL);
@@ -170,10 +173,11 @@ lookup(struct manager *m, long long id, const char *variant,
 	return (0);
 }
 
-/* Starts a pipeline for (ch, group); the caller holds the lock. */
+/* Starts a pipeline for (ch, group), shared (owner 0) or private with
+ * the one rendition only; the caller holds the lock. */
 static struct entry *
 start(struct manager *m, const struct channel *ch, const char *group,
-    char **cause)
+    const char *only, long long owner, char **cause)
 {
 	const struct profile	**pfs;
 	struct pipeline		 *p;
@@ -189,10 +193,12 @@ start(struct manager *m, const struct channel *ch, const char *group,
 		if (v->ffmpeg_profile != NULL)
 			pfs[n++] = profile_named(m, v->ffmpeg_profile);
 	}
-	p = pipeline_new(ch, group, pfs, n, &m->limits, m->wake_fd, cause);
+	p = pipeline_new(ch, group, only, pfs, n, &m->limits, m->wake_fd,
+	    cause);
 	free(pfs);
 	if (p == NULL)
 		return (NULL);
+	p->owner = owner;
 	p->last_used = time(NULL);
 	if (pipeline_start(p, cause) != 0) {
 		pipeline_free(p);
@@ -280,7 +286,7 @@ replace(struct manager *m, struct entry *e, const struct channel *ch)
 	int		 r, k;
 
 	retire(e);
-	if ((ne = start(m, ch, old->group, &why)) == NULL) {
+	if ((ne = start(m, ch, old->group, NULL, 0, &why)) == NULL) {
 		log_error("manager", "stream %lld: %s", ch->id, why);
 		free(why);
 		return;
@@ -331,6 +337,14 @@ manager_load(struct manager *m, struct store *s, char **cause)
 		}
 		if (!changed(m, e->p, old))
 			continue;
+		if (e->p->owner != 0) {
+			/* Its one viewer's stream ends; a new attach gets
+			 * the channel as it is now. */
+			log_info("manager", "stream %lld: changed; stopping "
+			    "an overlap pipeline", e->p->id);
+			stop_entry(e);
+			continue;
+		}
 		log_info("manager", "stream %lld: changed; restarting",
 		    e->p->id);
 		replace(m, e, old);
@@ -340,7 +354,7 @@ manager_load(struct manager *m, struct store *s, char **cause)
 		if (!v[i]->always_on || !channel_in_window(v[i], now) ||
 		    find_entry(m, v[i]->id, "") != NULL)
 			continue;
-		if ((e = start(m, v[i], "", &why)) == NULL) {
+		if ((e = start(m, v[i], "", NULL, 0, &why)) == NULL) {
 			log_error("manager", "stream %lld: %s", v[i]->id, why);
 			free(why);
 			why = NULL;
@@ -352,13 +366,27 @@ manager_load(struct manager *m, struct store *s, char **cause)
 	return (0);
 }
 
-int
-manager_ensure(struct manager *m, long long id, const char *variant,
-    unsigned output, struct pipeline **pp, int *rend, char **cause)
+/* The name of the rendition of a pipeline of group that serves variant
+ * and output. */
+static const char *
+rendition_name(const char *group, const char *variant, unsigned output)
+{
+	if (output & OUTPUT_AUDIO)
+		return ("@audio");
+	if (group[0] == '\0' && variant != NULL)
+		return (variant);
+	return ("");
+}
+
+/* manager_ensure and manager_ensure_private. */
+static int
+ensure(struct manager *m, long long id, const char *variant,
+    unsigned output, int private, struct pipeline **pp, int *rend,
+    char **cause)
 {
 	struct channel	*ch;
-	struct entry	*e;
-	const char	*group;
+	struct entry	*e = NULL;
+	const char	*group, *name;
 	int		 r, rc = -1;
 
 	pthread_mutex_lock(&m->lock);
@@ -368,31 +396,27 @@ manager_ensure(struct manager *m, long long id, const char *variant,
 		*cause = xprintf("stream %lld is outside its schedule", id);
 		goto out;
 	}
-	if ((e = find_entry(m, id, group)) != NULL && e->stopping) {
+	name = rendition_name(group, variant, output);
+	if (!private && (e = find_entry(m, id, group)) != NULL &&
+	    e->stopping) {
 		/* Stopping (idle, or a stop command): a new one takes over
 		 * at once. */
 		retire(e);
 		e = NULL;
 	}
-	if (e == NULL && (e = start(m, ch, group, cause)) == NULL)
+	if (e == NULL && (e = start(m, ch, group, private ? name : NULL,
+	    private ? ++m->next_owner : 0, cause)) == NULL)
 		goto out;
-	if (output & OUTPUT_AUDIO)
-		r = pipeline_rendition(e->p, "@audio");
-	else if (group[0] == '\0' && variant != NULL && variant[0] != '\0')
-		r = pipeline_rendition(e->p, variant);
-	else
-		r = 0;
-	if (r < 0) {
+	if ((r = pipeline_rendition(e->p, name)) < 0) {
 		*cause = xprintf("stream %lld: no rendition '%s'", id,
 		    variant);
+		if (private)
+			stop_entry(e);
 		goto out;
 	}
-	if ((output & (OUTPUT_TS)) && r != 0) {
-		*cause = xprintf("stream %lld: variant '%s' shares the "
-		    "main input; its live feed is not available, use HLS",
-		    id, variant);
-		goto out;
-	}
+	if (private)
+		log_info("manager", "stream %lld: overlap pipeline %lld "
+		    "started", id, e->p->owner);
 	pthread_mutex_lock(&e->p->lock);
 	e->p->last_used = time(NULL);
 	if (e->p->state == PIPELINE_FAILED || e->p->state ==
@@ -413,6 +437,21 @@ out:
 	return (rc);
 }
 
+int
+manager_ensure(struct manager *m, long long id, const char *variant,
+    unsigned output, struct pipeline **pp, int *rend, char **cause)
+{
+	return (ensure(m, id, variant, output, 0, pp, rend, cause));
+}
+
+int
+manager_ensure_private(struct manager *m, long long id,
+    const char *variant, unsigned output, struct pipeline **pp, int *rend,
+    char **cause)
+{
+	return (ensure(m, id, variant, output, 1, pp, rend, cause));
+}
+
 void
 manager_put(struct manager *m, struct pipeline *p)
 {
@@ -421,6 +460,12 @@ manager_put(struct manager *m, struct pipeline *p)
 	pthread_mutex_lock(&m->lock);
 	if ((e = entry_of(m, p)) != NULL && e->refs > 0)
 		e->refs--;
+	if (e != NULL && e->refs == 0 && p->owner != 0 && !e->stopping) {
+		/* A private pipeline lives as long as its connection. */
+		log_info("manager", "stream %lld: overlap pipeline %lld: its "
+		    "viewer left; stopping", p->id, p->owner);
+		stop_entry(e);
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -455,13 +500,8 @@ each_match(struct manager *m, long long id, const char *variant, int stop,
 	}
 	if (stop && output != 0) {
 		/* One output goes; the input and the others stay. */
-		if (output & OUTPUT_AUDIO)
-			r = pipeline_rendition(e->p, "@audio");
-		else if (group[0] == '\0' && variant != NULL &&
-		    variant[0] != '\0')
-			r = pipeline_rendition(e->p, variant);
-		else
-			r = 0;
+		r = pipeline_rendition(e->p, rendition_name(group, variant,
+		    output));
 		if (r < 0) {
 			*cause = xprintf("stream %lld: no rendition '%s'", id,
 			    variant);
@@ -543,6 +583,8 @@ status_json(struct pipeline *p)
 	    (double)(int64_t)(p->fps * 100 + 0.5) / 100));
 	json_object_object_add(o, "outputs", outputs_json(p));
 	json_object_object_add(o, "viewers", json_object_new_int(p->leases));
+	json_object_object_add(o, "overlap",
+	    json_object_new_boolean(p->owner != 0));
 	return (o);
 }
 
@@ -641,13 +683,16 @@ remove_folders(struct manager *m, long long id)
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* 1 while a shared pipeline of the channel runs (private ones have no
+ * folders and no status rows). */
 static int
 running(struct manager *m, long long id)
 {
 	size_t	i;
 
 	for (i = 0; i < m->n; i++)
-		if (!m->v[i].removed && m->v[i].p->id == id)
+		if (!m->v[i].removed && m->v[i].p->owner == 0 &&
+		    m->v[i].p->id == id)
 			return (1);
 	return (0);
 }
@@ -692,7 +737,7 @@ manager_housekeep(struct manager *m, struct store *s)
 		e = &m->v[i];
 		pthread_mutex_lock(&e->p->lock);
 		idle = !e->stopping && !e->p->ch->always_on &&
-		    e->p->leases == 0 && e->refs == 0 &&
+		    e->p->owner == 0 && e->p->leases == 0 && e->refs == 0 &&
 		    now - e->p->last_used >= m->idle_timeout;
 		pthread_mutex_unlock(&e->p->lock);
 		if (idle) {
@@ -725,7 +770,7 @@ manager_housekeep(struct manager *m, struct store *s)
 			done[i]->thread_started = 0;
 		}
 		pthread_mutex_lock(&m->lock);
-		if (!running(m, done[i]->id)) {
+		if (done[i]->owner == 0 && !running(m, done[i]->id)) {
 			store_status(s, done[i], "stopped");
 			m->cl = xreallocarray(m->cl, m->ncl + 1, sizeof *m->cl);
 			m->cl[m->ncl].id = done[i]->id;
@@ -740,7 +785,8 @@ manager_housekeep(struct manager *m, struct store *s)
 	/* Status rows of the live ones. */
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n; i++)
-		if (!m->v[i].removed && m->v[i].p->dirty)
+		if (!m->v[i].removed && m->v[i].p->owner == 0 &&
+		    m->v[i].p->dirty)
 			store_status(s, m->v[i].p, NULL);
 	/* Folders of channels stopped long enough ago. */
 	for (i = 0; i < m->ncl; ) {
@@ -771,7 +817,7 @@ manager_shutdown(struct manager *m, struct store *s)
 			pthread_join(m->v[i].p->thread, NULL);
 			m->v[i].p->thread_started = 0;
 		}
-		if (s != NULL && !m->v[i].removed)
+		if (s != NULL && !m->v[i].removed && m->v[i].p->owner == 0)
 			store_status(s, m->v[i].p, "stopped");
 	}
 }

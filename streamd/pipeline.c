@@ -17,6 +17,9 @@
 #define JUMP_US		(5 * (int64_t)AV_TIME_BASE)
 /* How often a running pipeline looks at what is wanted of it. */
 #define SYNC_US		200000
+/* Bytes of a live feed kept for viewers that fall behind. */
+#define TS_FEED_BYTES	(8 * 1024 * 1024)
+#define AUDIO_FEED_BYTES (1024 * 1024)
 
 static const char *const output_names[] = {
 	"hls", "ll-hls", "dash", "ts", "audio", "master", NULL
@@ -101,6 +104,14 @@ add_rendition(struct pipeline *p, const char *name, const char *label,
 	r->profile = xcalloc(1, sizeof *r->profile);
 	schema_copy(&profile_schema, r->profile, pf);
 	r->profile->builtin = pf->builtin;
+	r->feed = feed_new(name[0] == '@' ? AUDIO_FEED_BYTES : TS_FEED_BYTES);
+}
+
+/* 1 if the rendition named name is part of the pipeline. */
+static int
+keep(const char *only, const char *name)
+{
+	return (only == NULL || strcmp(only, name) == 0);
 }
 
 static const struct profile *
@@ -128,7 +139,7 @@ own_input(const struct variant *v)
 }
 
 struct pipeline *
-pipeline_new(const struct channel *ch, const char *group,
+pipeline_new(const struct channel *ch, const char *group, const char *only,
     const struct profile *const *profiles, int nprofiles,
     const struct pipeline_limits *limits, int wake_fd, char **cause)
 {
@@ -148,19 +159,18 @@ pipeline_new(const struct channel *ch, const char *group,
 	p->wake_fd = wake_fd;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	p->ts_feed = feed_new(8 * 1024 * 1024);
-	p->audio_feed = feed_new(1024 * 1024);
 	p->since = p->started = time(NULL);
 
 	if (group[0] == '\0') {
 		if ((pf = find_profile(ch->ffmpeg_profile, profiles,
 		    nprofiles)) == NULL)
 			goto noprofile;
-		add_rendition(p, "", NULL, pf);
+		if (keep(only, ""))
+			add_rendition(p, "", NULL, pf);
 		for (i = 0; i < ch->adaptive_bitrates.n; i++) {
 			v = schema_list_at(&variant_schema,
 			    &ch->adaptive_bitrates, i);
-			if (own_input(v))
+			if (own_input(v) || !keep(only, v->name))
 				continue;
 			if ((pf = find_profile(v->ffmpeg_profile ?
 			    v->ffmpeg_profile : ch->ffmpeg_profile, profiles,
@@ -178,12 +188,21 @@ pipeline_new(const struct channel *ch, const char *group,
 		if ((pf = find_profile(v->ffmpeg_profile ? v->ffmpeg_profile :
 		    ch->ffmpeg_profile, profiles, nprofiles)) == NULL)
 			goto noprofile;
-		add_rendition(p, "", v->label, pf);
+		if (keep(only, ""))
+			add_rendition(p, "", v->label, pf);
 	}
 	/* The audio feed (/audio): AAC as it comes, or encoded. */
-	add_rendition(p, "@audio", NULL, profile_builtin("audio"));
-	free(p->rend[p->nrend - 1].profile->audio_codec);
-	p->rend[p->nrend - 1].profile->audio_codec = xstrdup("copy");
+	if (keep(only, "@audio")) {
+		add_rendition(p, "@audio", NULL, profile_builtin("audio"));
+		free(p->rend[p->nrend - 1].profile->audio_codec);
+		p->rend[p->nrend - 1].profile->audio_codec = xstrdup("copy");
+	}
+	if (p->nrend == 0) {
+		*cause = xprintf("stream %lld has no rendition '%s'", ch->id,
+		    only);
+		pipeline_free(p);
+		return (NULL);
+	}
 	return (p);
 noprofile:
 	*cause = xprintf("stream %lld: unknown ffmpeg_profile", ch->id);
@@ -239,10 +258,9 @@ pipeline_free(struct pipeline *p)
 		free(p->rend[i].label);
 		schema_free(&profile_schema, p->rend[i].profile);
 		free(p->rend[i].profile);
+		feed_free(p->rend[i].feed);
 	}
 	free(p->rend);
-	feed_free(p->ts_feed);
-	feed_free(p->audio_feed);
 	channel_free(p->ch);
 	free(p->group);
 	free(p->last_error);
@@ -301,6 +319,25 @@ pipeline_unwant(struct pipeline *p, int rend, unsigned outputs)
 	p->rend[rend].wanted &= ~outputs;
 	p->changed = 1;
 	p->dirty = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+pipeline_feed_use(struct pipeline *p, int rend, unsigned output, int delta)
+{
+	struct rendition_spec	*r;
+
+	pthread_mutex_lock(&p->lock);
+	r = &p->rend[rend];
+	r->feed_users += delta;
+	if (r->feed_users <= 0) {
+		r->feed_users = 0;
+		if (delta < 0 && (r->wanted & output)) {
+			r->wanted &= ~output;
+			p->changed = 1;
+			p->dirty = 1;
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -747,12 +784,13 @@ pipeline_main(void *arg)
 
 	memset(&run, 0, sizeof run);
 	run.p = p;
-	log_info("pipeline", "stream %lld%s%s: starting", p->id,
-	    p->group[0] ? " variant " : "", p->group);
+	log_info("pipeline", "stream %lld%s%s%s: starting", p->id,
+	    p->group[0] ? " variant " : "", p->group, p->owner ?
+	    " (overlap)" : "");
 	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
 		pipeline_set_state(p, PIPELINE_STARTING, NULL);
-		feed_reset(p->ts_feed);
-		feed_reset(p->audio_feed);
+		for (i = 0; i < p->nrend; i++)
+			feed_reset(p->rend[i].feed);
 		asked = run_once(&run, &cause);
 		run_close(&run, __atomic_load_n(&p->stop, __ATOMIC_RELAXED));
 		if (__atomic_load_n(&p->stop, __ATOMIC_RELAXED))
@@ -802,11 +840,12 @@ pipeline_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 	}
 	free(cause);
-	feed_end(p->ts_feed);
-	feed_end(p->audio_feed);
+	for (i = 0; i < p->nrend; i++)
+		feed_end(p->rend[i].feed);
 	pipeline_set_state(p, PIPELINE_STOPPED, NULL);
-	log_info("pipeline", "stream %lld%s%s: stopped", p->id,
-	    p->group[0] ? " variant " : "", p->group);
+	log_info("pipeline", "stream %lld%s%s%s: stopped", p->id,
+	    p->group[0] ? " variant " : "", p->group, p->owner ?
+	    " (overlap)" : "");
 	pthread_mutex_lock(&p->lock);
 	p->done = 1;
 	pthread_mutex_unlock(&p->lock);

@@ -56,6 +56,10 @@ struct rendition_spec {
 	struct profile	*profile;	/* owned copy */
 	unsigned	 wanted;	/* enum output bits */
 	unsigned	 ready;
+	struct feed	*feed;		/* the live feed for attach: MPEG-TS,
+					   ADTS for "@audio" */
+	int		 feed_users;	/* attaches on the feed: the output
+					   goes when the last one leaves */
 };
 
 struct pipeline {
@@ -90,10 +94,8 @@ struct pipeline {
 	int		 leases;	/* viewers */
 	int64_t		 last_used;	/* last ensure or release */
 	int		 dirty;		/* status changed, not yet stored */
-
-	/* The live feeds of the main rendition, for attach. */
-	struct feed	*ts_feed;
-	struct feed	*audio_feed;
+	long long	 owner;		/* 0: shared; else the number of the
+					   one attach (overlap) it serves */
 
 	int		 wake_fd;	/* written when something is ready or
 					   the state changes */
@@ -101,11 +103,13 @@ struct pipeline {
 
 /* A pipeline for channel ch (copied) and group, with renditions for the
  * group's profiles (profiles is looked up by name; NULL entries fall back
- * to built-ins).  Not started. */
+ * to built-ins) and "@audio"; with only, the one rendition of that name
+ * ("", a variant, "@audio"): a private pipeline encodes nothing else.
+ * Not started. */
 struct pipeline	*pipeline_new(const struct channel *ch, const char *group,
-		    const struct profile *const *profiles, int nprofiles,
-		    const struct pipeline_limits *limits, int wake_fd,
-		    char **cause);
+		    const char *only, const struct profile *const *profiles,
+		    int nprofiles, const struct pipeline_limits *limits,
+		    int wake_fd, char **cause);
 int		 pipeline_start(struct pipeline *p, char **cause);
 /* Asks the thread to stop (clean: open segments closed, playlists
  * ended). */
@@ -119,6 +123,11 @@ int		 pipeline_rendition(const struct pipeline *p, const char *name);
 void		 pipeline_want(struct pipeline *p, int rend, unsigned outputs);
 /* Removes outputs from a rendition (locks): the thread closes them. */
 void		 pipeline_unwant(struct pipeline *p, int rend, unsigned outputs);
+/* Counts an attach (delta 1) or its end (-1) on the feed of output
+ * (OUTPUT_TS or OUTPUT_AUDIO) of rendition rend (locks): without
+ * attaches the output is no longer wanted and its muxer closes. */
+void		 pipeline_feed_use(struct pipeline *p, int rend,
+		    unsigned output, int delta);
 /* 1 if every output in outputs of rendition rend is ready (locks). */
 int		 pipeline_ready(struct pipeline *p, int rend, unsigned outputs);
 /* The path under media_root of an output of a rendition, "hls/5/index.m3u8"

@@ -158,6 +158,12 @@ void		 manager_configure(struct manager *m, const struct config *cfg);
 int		 manager_ensure(struct manager *m, long long id,
 		    const char *variant, unsigned output, struct pipeline **pp,
 		    int *rend, char **cause);
+/* As manager_ensure, with a private pipeline started for this caller
+ * alone (attach with overlap): never shared, absent from pipeline_status,
+ * stopped by the manager_put that drops its last reference. */
+int		 manager_ensure_private(struct manager *m, long long id,
+		    const char *variant, unsigned output, struct pipeline **pp,
+		    int *rend, char **cause);
 void		 manager_put(struct manager *m, struct pipeline *p);
 /* Viewer leases on a referenced pipeline. */
 void		 manager_lease(struct manager *m, struct pipeline *p, int delta);

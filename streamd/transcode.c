@@ -20,8 +20,6 @@
 
 /* Segments kept on disk after they leave the playlist. */
 #define KEEP_EXTRA	3
-/* Bytes of a live feed kept for viewers that fall behind. */
-#define FEED_BYTES	(8 * 1024 * 1024)
 
 static const char *
 averr(int err, char *buf, size_t size)
@@ -692,13 +690,11 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 	ll = (wanted & OUTPUT_LLHLS) || p->ch->ll_hls ||
 	    (p->ch->output_format && strcmp(p->ch->output_format,
 	    "ll-hls") == 0) || strcmp(r->pf->output_format, "ll-hls") == 0;
-	if (r->index != 0) {
-		/* Feeds are the main rendition's; the audio feed has its
-		 * own. */
+	/* Every rendition has its TS feed; the audio feed is the one of
+	 * "@audio", shared by a ladder. */
+	if (strcmp(name, "@audio") == 0)
 		want &= ~OUTPUT_TS;
-		if (strcmp(name, "@audio") != 0)
-			want &= ~OUTPUT_AUDIO;
-	} else
+	else
 		want &= ~OUTPUT_AUDIO;
 	stream_list(r, hs, par, tb);
 
@@ -722,15 +718,19 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		r->dash = NULL;
 		r->active &= ~OUTPUT_DASH;
 	}
+	/* A feed nobody reads any more lets its bytes go; it starts again
+	 * on a keyframe. */
 	if ((r->active & OUTPUT_TS) && !(want & OUTPUT_TS)) {
 		feedmux_close(r->ts);
 		r->ts = NULL;
 		r->active &= ~OUTPUT_TS;
+		feed_reset(p->rend[r->index].feed);
 	}
 	if ((r->active & OUTPUT_AUDIO) && !(want & OUTPUT_AUDIO)) {
 		feedmux_close(r->adts);
 		r->adts = NULL;
 		r->active &= ~OUTPUT_AUDIO;
+		feed_reset(p->rend[r->index].feed);
 	}
 	r->started &= r->active;
 	if (final || (r->failed && now_us() < r->retry_at))
@@ -778,8 +778,8 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 		cause = NULL;
 	}
 	if ((want & OUTPUT_TS) && !(r->active & OUTPUT_TS)) {
-		if ((r->ts = feedmux_open("mpegts", p->ts_feed, par, tb,
-		    r->nos, &cause)) == NULL) {
+		if ((r->ts = feedmux_open("mpegts", p->rend[r->index].feed,
+		    par, tb, r->nos, &cause)) == NULL) {
 			report(p, "ts feed", cause);
 			r->failed |= OUTPUT_TS;
 		} else
@@ -791,8 +791,8 @@ rendition_sync(struct rendition *r, struct pipeline *p, unsigned wanted,
 	    r->audio_os >= 0) {
 		par[0] = par[r->audio_os];
 		tb[0] = tb[r->audio_os];
-		if ((r->adts = feedmux_open("adts", p->audio_feed, par, tb, 1,
-		    &cause)) == NULL) {
+		if ((r->adts = feedmux_open("adts", p->rend[r->index].feed,
+		    par, tb, 1, &cause)) == NULL) {
 			report(p, "audio feed", cause);
 			r->failed |= OUTPUT_AUDIO;
 		} else
@@ -853,7 +853,7 @@ rendition_discontinuity(struct rendition *r)
 
 /* One packet of output stream i to every open output.  An output starts
  * on a keyframe: one opened while the rendition runs waits for the next
- * one. */
+ * one; a segmented one for the ladder's gate, a live feed for none. */
 static void
 emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 {
@@ -862,6 +862,8 @@ emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 
 	key = (pkt->flags & AV_PKT_FLAG_KEY) && (i == r->video_os ||
 	    r->video_os < 0);
+	if (key)
+		r->started |= r->active & (OUTPUT_TS | OUTPUT_AUDIO);
 	if (key && (pkt->pts == AV_NOPTS_VALUE || pkt->pts *
 	    av_q2d(r->os[i].time_base) >= r->gate - 0.001))
 		r->started |= r->active;
