@@ -180,9 +180,9 @@ static const struct schema_field server_fields[] = {
 	  .offset = SV(cleanup_delay), .def = "60", .min = 0, .max = 86400,
 	  .help = "seconds before a stopped channel's files are removed" },
 	{ .name = "ws_socket", .type = SCHEMA_STRING,
-	  .offset = SV(ws_socket), .def = "var/ws.sock",
-	  .flags = SCHEMA_NONEMPTY, .max = PATH_MAX,
-	  .help = "streamd's WebSocket listener (for /ws/<id>)" },
+	  .offset = SV(ws_socket), .flags = SCHEMA_NONEMPTY, .max = PATH_MAX,
+	  .help = "streamd's WebSocket listener (for /ws/<id>); default: "
+	  "ws.sock beside control_socket" },
 	{ .name = "playlist_format", .type = SCHEMA_STRING,
 	  .offset = SV(playlist_format), .def = "ts", .flags = SCHEMA_LOWER,
 	  .choices = playlist_formats,
@@ -644,11 +644,20 @@ resolve_paths(struct config *cfg)
 	struct plugin		*p;
 	struct objlist		*lists[2];
 	size_t			 i, j, k;
+	char			*slash;
 
 	resolve(&cfg->server.media_root, cfg->dir);
 	resolve(&cfg->server.database, cfg->dir);
 	resolve(&cfg->server.control_socket, cfg->dir);
-	resolve(&cfg->server.ws_socket, cfg->dir);
+	if (cfg->server.ws_socket == NULL) {
+		/* Beside the control socket: a folder the web server may
+		 * reach already, and short enough for a socket's path. */
+		slash = strrchr(cfg->server.control_socket, '/');
+		cfg->server.ws_socket = xprintf("%.*s/ws.sock",
+		    slash != NULL ? (int)(slash - cfg->server.control_socket) :
+		    0, cfg->server.control_socket);
+	} else
+		resolve(&cfg->server.ws_socket, cfg->dir);
 	resolve(&cfg->server.log_file, cfg->dir);
 	lists[0] = &cfg->streams;
 	lists[1] = &cfg->scheduled_streams;

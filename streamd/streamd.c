@@ -22,6 +22,7 @@
 #include "store.h"
 #include "streamd.h"
 #include "sync.h"
+#include "ws.h"
 #include "xmalloc.h"
 
 static void
@@ -241,6 +242,16 @@ main(int argc, char **argv)
 		log_close();
 		return (1);
 	}
+	if (ws_start(cfg, store_path(s), &cause) != 0) {
+		log_error("ws", "%s", cause);
+		free(cause);
+		control_close(ctl);
+		manager_free(m);
+		store_close(s);
+		conf_free(cfg);
+		log_close();
+		return (1);
+	}
 	if (manager_load(m, s, &cause) != 0) {
 		log_error("manager", "%s", cause);
 		free(cause);
@@ -269,6 +280,7 @@ main(int argc, char **argv)
 		manager_housekeep(m, s);
 	}
 	log_info("main", "stopping");
+	ws_stop();
 	manager_shutdown(m, s);
 	control_close(ctl);
 	manager_free(m);
