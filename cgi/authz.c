@@ -36,7 +36,8 @@
 #include "xmalloc.h"
 
 /* How often one process tells streamd that a channel's playlist is
- * being read (which keeps it from the idle stop), at most. */
+ * being read (which keeps it from the idle stop), at most: every 5 s, or
+ * a third of idle_timeout when that is shorter. */
 #define ENSURE_EVERY_US	(5 * 1000000LL)
 /* Remembered (channel, variant, output) triples. */
 #define ENSURE_SLOTS	256
@@ -57,13 +58,16 @@ static pthread_mutex_t	 ensured_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Whether this triple was ensured recently (and, if not, claims it now,
  * so that a burst of requests asks streamd once). */
 static int
-recently_ensured(long long id, const char *variant, const char *output)
+recently_ensured(long long id, const char *variant, const char *output,
+    long long idle_timeout)
 {
 	struct ensured	*e, *oldest = &ensured[0];
-	int64_t		 now = timefmt_monotonic_us();
+	int64_t		 now = timefmt_monotonic_us(), every = ENSURE_EVERY_US;
 	size_t		 i;
 	int		 recent = 0;
 
+	if (idle_timeout * 1000000LL / 3 < every)
+		every = idle_timeout * 1000000LL / 3;
 	pthread_mutex_lock(&ensured_lock);
 	for (i = 0; i < ENSURE_SLOTS; i++) {
 		e = &ensured[i];
@@ -80,7 +84,7 @@ recently_ensured(long long id, const char *variant, const char *output)
 		snprintf(e->output, sizeof e->output, "%s", output);
 		e->at = 0;
 	}
-	if (e->at != 0 && now - e->at < ENSURE_EVERY_US)
+	if (e->at != 0 && now - e->at < every)
 		recent = 1;
 	else
 		e->at = now;
@@ -351,7 +355,8 @@ authz_process(struct request *r, struct response *resp)
 	file = xprintf("%s%s", r->site->media_root != NULL ?
 	    r->site->media_root : "", r->path);
 	exists = access(file, F_OK) == 0;
-	if (!exists || !recently_ensured(id, variant, output)) {
+	if (!exists || !recently_ensured(id, variant, output,
+	    r->site->idle_timeout)) {
 		/* A running channel answers at once; this also tells
 		 * streamd that someone still watches. */
 		rc = ensure(r->site, id, variant, output, 0, &cause);
@@ -375,6 +380,16 @@ authz_process(struct request *r, struct response *resp)
 		/* What is there is served even when streamd is away. */
 		free(cause);
 		cause = NULL;
+		if (!exists && request_env(r, "FCGI_APACHE_ROLE") != NULL) {
+			/* Apache looked for the file before it asked, and
+			 * would answer 404 now: send the player back for
+			 * the playlist that is there now. */
+			response_error(resp, 307, "the stream has started");
+			response_header(resp, "Location", "%s",
+			    request_env(r, "REQUEST_URI"));
+			response_header(resp, "Cache-Control", "no-store");
+			goto out;
+		}
 	}
 	if (msn >= 0 && strcmp(output, "hls") == 0) {
 		long_request();

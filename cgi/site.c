@@ -104,6 +104,8 @@ site_get(struct store *s)
 	    &site->media_url_ttl) != 0 ||
 	    setting_int(s, "server.ensure_timeout", 15,
 	    &site->ensure_timeout) != 0 ||
+	    setting_int(s, "server.idle_timeout", 30,
+	    &site->idle_timeout) != 0 ||
 	    setting(s, "server.playlist_format", &v) != 0) {
 		site_free(site);
 		return (NULL);

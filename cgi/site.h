@@ -22,6 +22,7 @@ struct site {
 	int		 playlist_hls;	/* playlist_format = "hls" */
 	long long	 media_url_ttl;	/* seconds */
 	long long	 ensure_timeout;	/* seconds */
+	long long	 idle_timeout;	/* seconds */
 };
 
 /* Returns the current snapshot for s (reloaded when the generation moved),

@@ -383,7 +383,10 @@ def main():
             if args.ping is not None:
                 sock.sendall(frame(0x9, args.ping.encode()))
             if not args.no_path_message:
-                sock.sendall(frame(0x1, path.encode(),
+                # The request target and a newline: behind lighttpd's
+                # mod_wstunnel the backend sees only the bytes of the
+                # messages, and reads this line (streamd(8)).
+                sock.sendall(frame(0x1, path.encode() + b"\n",
                                    mask=not args.unmasked))
             got, frames, close, why = run_frames(conn, args, out)
     except socket.timeout:
