@@ -173,8 +173,10 @@ lookup(struct manager *m, long long id, const char *variant,
 	return (0);
 }
 
-/* Starts a pipeline for (ch, group), shared (owner 0) or private with
- * the one rendition only; the caller holds the lock. */
+/* Adds a pipeline for (ch, group), shared (owner 0) or private with the
+ * one rendition only, not yet started: launch() starts it once its
+ * first outputs are wanted, so that the input's first keyframe already
+ * finds them open (B3).  The caller holds the lock. */
 static struct entry *
 start(struct manager *m, const struct channel *ch, const char *group,
     const char *only, long long owner, char **cause)
@@ -200,14 +202,22 @@ start(struct manager *m, const struct channel *ch, const char *group,
 		return (NULL);
 	p->owner = owner;
 	p->last_used = time(NULL);
-	if (pipeline_start(p, cause) != 0) {
-		pipeline_free(p);
-		return (NULL);
-	}
 	m->v = xreallocarray(m->v, m->n + 1, sizeof *m->v);
 	memset(&m->v[m->n], 0, sizeof m->v[m->n]);
 	m->v[m->n].p = p;
 	return (&m->v[m->n++]);
+}
+
+/* Starts the thread of e, the entry start() added last; on failure the
+ * entry goes and e is no longer valid.  The caller holds the lock. */
+static int
+launch(struct manager *m, struct entry *e, char **cause)
+{
+	if (pipeline_start(e->p, cause) == 0)
+		return (0);
+	pipeline_free(e->p);
+	m->n--;
+	return (-1);
 }
 
 /* The outputs an always-on channel keeps running. */
@@ -296,6 +306,10 @@ replace(struct manager *m, struct entry *e, const struct channel *ch)
 		if (k >= 0 && old->rend[r].wanted != 0)
 			pipeline_want(ne->p, k, old->rend[r].wanted);
 	}
+	if (launch(m, ne, &why) != 0) {
+		log_error("manager", "stream %lld: %s", ch->id, why);
+		free(why);
+	}
 }
 
 int
@@ -361,6 +375,11 @@ manager_load(struct manager *m, struct store *s, char **cause)
 			continue;
 		}
 		pipeline_want(e->p, 0, default_outputs(m, v[i]));
+		if (launch(m, e, &why) != 0) {
+			log_error("manager", "stream %lld: %s", v[i]->id, why);
+			free(why);
+			why = NULL;
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	return (0);
@@ -387,7 +406,7 @@ ensure(struct manager *m, long long id, const char *variant,
 	struct channel	*ch;
 	struct entry	*e = NULL;
 	const char	*group, *name;
-	int		 r, rc = -1;
+	int		 r, fresh = 0, rc = -1;
 
 	pthread_mutex_lock(&m->lock);
 	if (lookup(m, id, variant, &ch, &group, cause) != 0)
@@ -404,13 +423,19 @@ ensure(struct manager *m, long long id, const char *variant,
 		retire(e);
 		e = NULL;
 	}
-	if (e == NULL && (e = start(m, ch, group, private ? name : NULL,
-	    private ? ++m->next_owner : 0, cause)) == NULL)
-		goto out;
+	if (e == NULL) {
+		if ((e = start(m, ch, group, private ? name : NULL,
+		    private ? ++m->next_owner : 0, cause)) == NULL)
+			goto out;
+		fresh = 1;
+	}
 	if ((r = pipeline_rendition(e->p, name)) < 0) {
 		*cause = xprintf("stream %lld: no rendition '%s'", id,
 		    variant);
-		if (private)
+		if (fresh) {
+			pipeline_free(e->p);
+			m->n--;
+		} else if (private)
 			stop_entry(e);
 		goto out;
 	}
@@ -428,6 +453,8 @@ ensure(struct manager *m, long long id, const char *variant,
 	}
 	pthread_mutex_unlock(&e->p->lock);
 	pipeline_want(e->p, r, output);
+	if (fresh && launch(m, e, cause) != 0)
+		goto out;
 	e->refs++;
 	*pp = e->p;
 	*rend = r;

@@ -414,6 +414,8 @@ struct run {
 	int64_t		 stats_at, stats_bytes, stats_frames;
 	unsigned	 master_ready;
 	int		 master_written;
+	unsigned	*ready;		/* by rendition, as last published */
+	int		 waiting;	/* some wanted output is not ready */
 };
 
 static int
@@ -515,6 +517,7 @@ sync_outputs(struct run *run, int final)
 	want_master = !final && (p->rend[0].wanted & OUTPUT_MASTER);
 	p->changed = 0;
 	pthread_mutex_unlock(&p->lock);
+	run->waiting = 0;
 	if (want_master)
 		number_ladder(run);
 	set_gate(run);
@@ -526,6 +529,10 @@ sync_outputs(struct run *run, int final)
 			if (ready & OUTPUT_HLS)
 				master++;
 		}
+		run->ready[i] = ready;
+		if (wanted[i] & ~ready & (OUTPUT_HLS | OUTPUT_LLHLS |
+		    OUTPUT_DASH | OUTPUT_TS | OUTPUT_AUDIO))
+			run->waiting = 1;
 		pthread_mutex_lock(&p->lock);
 		if (p->rend[i].ready != ready) {
 			p->rend[i].ready = ready;
@@ -651,6 +658,20 @@ decode(struct run *run, AVPacket *pkt)
 	}
 }
 
+/* While someone waits for an output, the output's first keyframe or
+ * segment answers at once rather than at the next periodic look. */
+static void
+check_ready(struct run *run)
+{
+	int	i;
+
+	for (i = 0; i < run->nr; i++)
+		if (rendition_ready(&run->r[i]) != run->ready[i]) {
+			run->next_sync = 0;
+			return;
+		}
+}
+
 static void
 run_close(struct run *run, int final)
 {
@@ -662,6 +683,8 @@ run_close(struct run *run, int final)
 		free(run->r);
 		run->r = NULL;
 	}
+	free(run->ready);
+	run->ready = NULL;
 	decoders_close(&run->dec);
 	input_close(&run->in);
 	pthread_mutex_lock(&run->p->lock);
@@ -687,6 +710,8 @@ run_once(struct run *run, char **cause)
 		return (0);
 	run->nr = p->nrend;
 	run->r = xcalloc((size_t)run->nr, sizeof *run->r);
+	run->ready = xcalloc((size_t)run->nr, sizeof *run->ready);
+	run->waiting = 0;
 	for (i = 0; i < run->nr; i++) {
 		if (rendition_open(&run->r[i], p, i, &run->in,
 		    p->ch->hwaccel.type, cause) != 0)
@@ -736,6 +761,8 @@ run_once(struct run *run, char **cause)
 			}
 		}
 		av_packet_unref(pkt);
+		if (run->waiting)
+			check_ready(run);
 		update_stats(run);
 		if (running && p->failures > 0 && now_us() - run->in.rate_since >
 		    10 * (int64_t)AV_TIME_BASE) {

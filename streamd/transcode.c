@@ -546,6 +546,42 @@ ostream_close(struct ostream *os)
 	memset(os, 0, sizeof *os);
 }
 
+/* The AudioSpecificConfig of ADTS AAC from what probing found, so that
+ * the outputs can open before the first audio packet and the first
+ * keyframe starts them (B3).  Only where an ADTS header would say the
+ * same (AAC Main, LC, SSR or LTP; a rate and channels ADTS can carry);
+ * otherwise the outputs wait for the first header, as strip_adts reads
+ * it. */
+static void
+guess_asc(AVCodecParameters *par)
+{
+	static const int rates[] = { 96000, 88200, 64000, 48000, 44100,
+	    32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350 };
+	uint8_t		*asc;
+	int		 sr, ch, n = par->ch_layout.nb_channels;
+
+	if (par->profile < FF_PROFILE_AAC_MAIN ||
+	    par->profile > FF_PROFILE_AAC_LTP)
+		return;
+	for (sr = 0; sr < (int)(sizeof rates / sizeof rates[0]); sr++)
+		if (rates[sr] == par->sample_rate)
+			break;
+	if (sr == (int)(sizeof rates / sizeof rates[0]))
+		return;
+	if (n >= 1 && n <= 6)
+		ch = n;
+	else if (n == 8)
+		ch = 7;
+	else
+		return;
+	if ((asc = av_mallocz(2 + AV_INPUT_BUFFER_PADDING_SIZE)) == NULL)
+		return;
+	asc[0] = (uint8_t)(((par->profile + 1) << 3) | (sr >> 1));
+	asc[1] = (uint8_t)(((sr & 1) << 7) | (ch << 3));
+	par->extradata = asc;
+	par->extradata_size = 2;
+}
+
 /* Sets up the streams of rendition index: copied or encoded. */
 int
 rendition_open(struct rendition *r, struct pipeline *p, int index,
@@ -591,6 +627,8 @@ rendition_open(struct rendition *r, struct pipeline *p, int index,
 			 * as MP4 needs (aac_adtstoasc). */
 			os->adts = os->par->codec_id == AV_CODEC_ID_AAC &&
 			    os->par->extradata_size == 0;
+			if (os->adts)
+				guess_asc(os->par);
 		} else {
 			if (slot == 0 && open_video_encoder(os, p, pf, ist,
 			    av_guess_frame_rate(in->ic, ist, NULL), hwtype,
@@ -897,8 +935,8 @@ emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 }
 
 /* Takes the AudioSpecificConfig from an ADTS header (ISO/IEC 14496-3
- * 1.A.2) the first time, and drops the header.  Returns -1 for a packet
- * that is not one ADTS frame. */
+ * 1.A.2) when guess_asc could not, and drops the header.  Returns -1 for
+ * a packet that is not one ADTS frame. */
 static int
 strip_adts(struct ostream *os, AVPacket *pkt)
 {
