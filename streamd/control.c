@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "ctl.h"
+#include "fsutil.h"
 #include "log.h"
 #include "streamd.h"
 #include "xmalloc.h"
@@ -657,43 +658,53 @@ control_main(void *arg)
 /* Binds the socket: a stale one left by a crash is replaced, a live one
  * (another streamd) is an error. */
 int
-control_open(struct control **out, const struct config *cfg,
-    struct manager *m, int wake_fd, char **cause)
+control_listen(const char *path, const char *what, const struct config *cfg,
+    char **cause)
 {
 	struct sockaddr_un	 sun;
-	struct control		*c;
 	struct group		*gr;
-	const char		*path = cfg->server.control_socket;
 	mode_t			 mode;
+	char			*dir, *slash, *failed = NULL;
 	int			 fd, probe;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
-		*cause = xprintf("control_socket %s: path too long (%zu "
-		    "bytes, at most %zu)", path, strlen(path),
-		    sizeof sun.sun_path - 1);
+		*cause = xprintf("%s %s: path too long (%zu bytes, at most "
+		    "%zu)", what, path, strlen(path), sizeof sun.sun_path - 1);
 		return (-1);
 	}
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (fs_mkdirs(dir, 0755, &failed) != 0) {
+			log_warn("control", "%s: %s", failed, strerror(errno));
+			free(failed);
+		}
+	}
+	free(dir);
+
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
 	    sizeof sun) == 0) {
 		close(probe);
-		*cause = xprintf("control_socket %s: another streamd is "
-		    "listening there", path);
+		*cause = xprintf("%s %s: another streamd is listening there",
+		    what, path);
 		return (-1);
 	}
 	if (probe >= 0)
 		close(probe);
 	unlink(path);
 
+	/* A long queue: a web server's non-blocking connect fails at once
+	 * (EAGAIN) while the queue is full, and a burst of players arrives
+	 * faster than threads start. */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(fd, 128) != 0) {
-		*cause = xprintf("control_socket %s: %s", path,
-		    strerror(errno));
+	    listen(fd, SOMAXCONN) != 0) {
+		*cause = xprintf("%s %s: %s", what, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return (-1);
@@ -709,6 +720,19 @@ control_open(struct control **out, const struct config *cfg,
 			log_warn("control", "chown %s: %s", path,
 			    strerror(errno));
 	}
+	return (fd);
+}
+
+int
+control_open(struct control **out, const struct config *cfg,
+    struct manager *m, int wake_fd, char **cause)
+{
+	struct control		*c;
+	const char		*path = cfg->server.control_socket;
+	int			 fd;
+
+	if ((fd = control_listen(path, "control_socket", cfg, cause)) < 0)
+		return (-1);
 	c = xcalloc(1, sizeof *c);
 	c->m = m;
 	c->path = xstrdup(path);

@@ -182,6 +182,14 @@ void		 manager_shutdown(struct manager *m, struct store *s);
 /* control.c: the control socket. */
 struct control;
 
+/* Listens on the unix socket at path (what names it in messages: the
+ * config key): makes its folder, refuses a path too long for a socket
+ * and one where another streamd listens, replaces a stale one, and gives
+ * it control_socket_mode and control_socket_group, so that the web
+ * server's user reaches every socket of streamd alike.  Returns the
+ * non-blocking listening socket, or -1 with *cause. */
+int		 control_listen(const char *path, const char *what,
+		    const struct config *cfg, char **cause);
 int		 control_open(struct control **out, const struct config *cfg,
 		    struct manager *m, int wake_fd, char **cause);
 /* Runs the socket's thread. */

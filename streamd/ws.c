@@ -6,7 +6,6 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -26,11 +25,11 @@
 #include "conf.h"
 #include "ctl.h"
 #include "escape.h"
-#include "fsutil.h"
 #include "log.h"
 #include "region.h"
 #include "schema.h"
 #include "store.h"
+#include "streamd.h"
 #include "timefmt.h"
 #include "ws.h"
 #include "xmalloc.h"
@@ -1332,72 +1331,17 @@ ws_free(struct ws *ws)
 int
 ws_start(const struct config *cfg, const char *database, char **cause)
 {
-	struct sockaddr_un	 sun;
 	pthread_condattr_t	 ca;
-	struct group		*gr;
 	struct ws		*ws;
 	const char		*path = cfg->server.ws_socket;
-	char			*dir, *slash, *failed = NULL;
-	mode_t			 mode;
-	int			 fd, probe, err;
+	int			 fd, err;
 
 	if (running != NULL) {
 		*cause = xstrdup("ws_socket: already listening");
 		return (-1);
 	}
-	if (strlen(path) >= sizeof sun.sun_path) {
-		*cause = xprintf("ws_socket %s: path too long (%zu bytes, at "
-		    "most %zu)", path, strlen(path), sizeof sun.sun_path - 1);
+	if ((fd = control_listen(path, "ws_socket", cfg, cause)) < 0)
 		return (-1);
-	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-
-	/* Its folder, as streamd makes the control socket's. */
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (fs_mkdirs(dir, 0755, &failed) != 0) {
-			log_warn("ws", "%s: %s", failed, strerror(errno));
-			free(failed);
-		}
-	}
-	free(dir);
-
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
-	    sizeof sun) == 0) {
-		close(probe);
-		*cause = xprintf("ws_socket %s: another streamd is listening "
-		    "there", path);
-		return (-1);
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-
-	/* A long queue: a web server's non-blocking connect fails at once
-	 * (EAGAIN) while the queue is full, and a burst of players arrives
-	 * faster than threads start. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(fd, SOMAXCONN) != 0) {
-		*cause = xprintf("ws_socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return (-1);
-	}
-	mode = (mode_t)strtol(cfg->server.control_socket_mode, NULL, 8);
-	if (chmod(path, mode) != 0)
-		log_warn("ws", "chmod %s: %s", path, strerror(errno));
-	if (cfg->server.control_socket_group != NULL) {
-		if ((gr = getgrnam(cfg->server.control_socket_group)) == NULL)
-			log_warn("ws", "control_socket_group %s: no such "
-			    "group", cfg->server.control_socket_group);
-		else if (chown(path, (uid_t)-1, gr->gr_gid) != 0)
-			log_warn("ws", "chown %s: %s", path, strerror(errno));
-	}
 
 	ws = xcalloc(1, sizeof *ws);
 	ws->path = xstrdup(path);
