@@ -64,7 +64,8 @@
 #define READY_MS	10000	/* how long lighttpd may take to listen */
 #define TREE_LEVELS	3	/* cli/ -> build/debug/ -> build/ -> top */
 #define TEMPLATE	"lighttpd/amps.conf.in"
-#define FCGI_SOCKET_MAX	107	/* sun_path, less the NUL */
+/* lighttpd's limit for a socket in fastcgi.server (sun_path less 3). */
+#define FCGI_SOCKET_MAX	105
 
 #ifndef LIBEXECDIR
 #define LIBEXECDIR	"/usr/local/libexec"
@@ -609,8 +610,9 @@ prepare(struct serve *sv)
 	sv->conf_out = xprintf("%s/lighttpd.conf", sv->run_dir);
 	sv->error_log = xprintf("%s/lighttpd.log", sv->run_dir);
 	sv->pid_file = xprintf("%s/lighttpd.pid", sv->run_dir);
-	sv->socket = xprintf("%s/amps.fcgi.sock", sv->run_dir);
-	/* lighttpd appends "-0" to the socket of a bin-path backend. */
+	sv->socket = xprintf("%s/fcgi.sock", sv->run_dir);
+	/* lighttpd appends "-0" to the socket of a bin-path backend, and
+	 * the authorizer's entry names that socket. */
 	if (strlen(sv->socket) + 2 > FCGI_SOCKET_MAX) {
 		cli_warn("%s: too long for a unix socket (%d bytes at most); "
 		    "move the database to a shorter path", sv->socket,

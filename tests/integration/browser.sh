@@ -196,11 +196,11 @@ if [ -n "$HAVE_LIGHTTPD" ]; then
 	# The template of this tree, not one that make install put elsewhere.
 	AMPS_DATADIR=$top_srcdir
 	export AMPS_DATADIR
-	mkdir -p "$T/lighttpd/var" || fail "cannot create $T/lighttpd/var"
+	mkdir -p "$T/l/var" || fail "cannot create $T/l/var"
 	PORT=$(hc_free_port)
 	BASE=http://127.0.0.1:$PORT
-	browser_conf "$T/lighttpd/amps.conf" "$PORT" "$T/lighttpd/var/media"
-	srv_serve_start "$T/lighttpd/amps.conf" "$BASE" "$T/lighttpd/serve"
+	browser_conf "$T/l/amps.conf" "$PORT" "$T/l/var/media"
+	srv_serve_start "$T/l/amps.conf" "$BASE" "$T/l/serve"
 	play lighttpd "$BASE"
 	srv_serve_stop
 else
