@@ -116,7 +116,7 @@ ensure(const struct site *site, long long id, const char *variant,
     const char *output, int timeout_ms, char **cause)
 {
 	struct ctl	*c = NULL;
-	json_object	*req, *reply = NULL, *v;
+	json_object	*req, *reply = NULL;
 	int		 rc = -1;
 
 	if (site->control_socket == NULL) {
@@ -136,11 +136,7 @@ ensure(const struct site *site, long long id, const char *variant,
 	    json_object_new_int(timeout_ms));
 	if (ctl_request(c, req, &reply, timeout_ms + 5000, cause) != 0)
 		goto out;
-	if (!json_object_object_get_ex(reply, "ok", &v) ||
-	    !json_object_get_boolean(v)) {
-		*cause = xprintf("%s", json_object_object_get_ex(reply,
-		    "error", &v) ? json_object_get_string(v) :
-		    "streamd refused");
+	if (ctl_refused(reply, "ensure", cause)) {
 		rc = 1;
 		goto out;
 	}

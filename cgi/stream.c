@@ -114,7 +114,7 @@ attach(const struct request *r, long long id, const char *variant,
     int audio, int overlap, int *status, char **cause)
 {
 	struct ctl	*c = NULL;
-	json_object	*req, *reply = NULL, *v;
+	json_object	*req, *reply = NULL;
 	char		*why = NULL;
 	int		 timeout_ms;
 
@@ -149,11 +149,7 @@ attach(const struct request *r, long long id, const char *variant,
 		*cause = xprintf("stream %lld: streamd did not answer", id);
 		goto fail;
 	}
-	if (!json_object_object_get_ex(reply, "ok", &v) ||
-	    !json_object_get_boolean(v)) {
-		*cause = xprintf("%s", json_object_object_get_ex(reply,
-		    "error", &v) ? json_object_get_string(v) :
-		    "streamd refused");
+	if (ctl_refused(reply, "attach", cause)) {
 		goto fail;
 	}
 	json_object_put(req);

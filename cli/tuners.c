@@ -20,7 +20,7 @@
 static int
 ask(const struct config *cfg, const char *cmd, json_object **reply)
 {
-	json_object	*req, *v;
+	json_object	*req;
 	char		*cause = NULL;
 
 	req = json_object_new_object();
@@ -34,11 +34,9 @@ ask(const struct config *cfg, const char *cmd, json_object **reply)
 		return (1);
 	}
 	json_object_put(req);
-	if (!json_object_object_get_ex(*reply, "ok", &v) ||
-	    !json_object_get_boolean(v)) {
-		json_object_object_get_ex(*reply, "error", &v);
-		cli_warn("streamd: %s", v ? json_object_get_string(v) :
-		    "request refused");
+	if (ctl_refused(*reply, "request", &cause)) {
+		cli_warn("streamd: %s", cause);
+		free(cause);
 		json_object_put(*reply);
 		return (1);
 	}

@@ -410,3 +410,19 @@ ctl_pending(struct ctl *c)
 {
 	return (&c->pending);
 }
+
+int
+ctl_refused(json_object *reply, const char *what, char **cause)
+{
+	json_object	*v;
+
+	if (json_object_object_get_ex(reply, "ok", &v) &&
+	    json_object_get_boolean(v))
+		return (0);
+	if (json_object_object_get_ex(reply, "error", &v) &&
+	    json_object_is_type(v, json_type_string))
+		*cause = xstrdup(json_object_get_string(v));
+	else
+		*cause = xprintf("streamd refused the %s", what);
+	return (1);
+}

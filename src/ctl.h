@@ -31,6 +31,10 @@ int		 ctl_request(struct ctl *c, json_object *req,
  * commands. */
 int		 ctl_call(const char *path, json_object *req,
 		    json_object **reply, int timeout_ms, char **cause);
+/* Whether a reply says no: 0 for {"ok": true}; otherwise 1 with *cause
+ * (caller frees) holding its "error", or what says so when it has none. */
+int		 ctl_refused(json_object *reply, const char *what,
+		    char **cause);
 /* The socket (non-blocking: wait with poll), for a caller that goes on
  * reading raw bytes after an "attach" reply.  Bytes that arrived after
  * the reply line are in ctl_pending(). */

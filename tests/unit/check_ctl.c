@@ -675,6 +675,29 @@ START_TEST(test_connect_timeout)
 }
 END_TEST
 
+/* ok: true is the only yes; the error travels, or what was refused. */
+START_TEST(test_refused)
+{
+	json_object	*r;
+	char		*cause = NULL;
+
+	r = json_tokener_parse("{\"ok\": true}");
+	ck_assert_int_eq(ctl_refused(r, "attach", &cause), 0);
+	ck_assert_ptr_null(cause);
+	json_object_put(r);
+	r = json_tokener_parse("{\"ok\": false, \"error\": \"no stream 9\"}");
+	ck_assert_int_eq(ctl_refused(r, "attach", &cause), 1);
+	ck_assert_str_eq(cause, "no stream 9");
+	free(cause);
+	json_object_put(r);
+	r = json_tokener_parse("{\"error\": 5}");
+	ck_assert_int_eq(ctl_refused(r, "ensure", &cause), 1);
+	ck_assert_str_eq(cause, "streamd refused the ensure");
+	free(cause);
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *
 ctl_suite(void)
 {
@@ -695,6 +718,7 @@ ctl_suite(void)
 	tcase_add_test(tc, test_request_long);
 	tcase_add_test(tc, test_request_timeout);
 	tcase_add_test(tc, test_request_closed);
+	tcase_add_test(tc, test_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("connect");
 	tcase_add_test(tc, test_connect_errors);
