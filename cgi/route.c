@@ -175,27 +175,10 @@ match(const char *pattern, const char *path, const char **params,
 	return (1);
 }
 
-/* The credential, from the places A2 names, in order. */
 static const char *
-find_credential(const struct request *r)
+header_of(void *arg, const char *name)
 {
-	const char	*v;
-
-	if ((v = request_header(r, "X-Amps-Token")) != NULL && *v != '\0')
-		return (v);
-	if ((v = request_header(r, "X-Api-Key")) != NULL && *v != '\0')
-		return (v);
-	if ((v = request_header(r, "Authorization")) != NULL &&
-	    strncasecmp(v, "Bearer ", 7) == 0) {
-		v += 7;
-		while (*v == ' ')
-			v++;
-		if (*v != '\0')
-			return (v);
-	}
-	if ((v = request_query(r, "token")) != NULL && *v != '\0')
-		return (v);
-	return (NULL);
+	return (request_header(arg, name));
 }
 
 /* P3: the viewer's region from ?region=, else from the CDN headers.  A bad
@@ -203,11 +186,6 @@ find_credential(const struct request *r)
 static int
 find_region(struct request *r, char **cause)
 {
-	static const char *const headers[] = {
-		"X-Amps-Region", "X-Region", "CF-IPCountry",
-		"X-Appengine-Country", NULL
-	};
-	const char *const	*h;
 	const char		*v;
 	char			 code[3];
 
@@ -221,13 +199,8 @@ find_region(struct request *r, char **cause)
 		r->region = xstrdup(code);
 		return (0);
 	}
-	for (h = headers; *h != NULL; h++) {
-		v = request_header(r, *h);
-		if (v != NULL && region_normalise(v, code) == 0) {
-			r->region = xstrdup(code);
-			break;
-		}
-	}
+	if (access_header_region(header_of, r, code) == 0)
+		r->region = xstrdup(code);
 	return (0);
 }
 
@@ -283,7 +256,8 @@ route_auth(struct request *r, struct response *resp, long long media_id)
 		r->role = AUTH_ADMIN;
 		return (0);
 	}
-	if ((cred = find_credential(r)) == NULL) {
+	if ((cred = access_find_credential(header_of, r,
+	    request_query(r, "token"))) == NULL) {
 		log_refusal(r, "no credentials");
 		response_error(resp, 401, "authentication required");
 		response_header(resp, "WWW-Authenticate",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access.h"
 #include "catalog.h"
@@ -163,6 +164,48 @@ access_expiry(int64_t now, long long ttl)
 	int64_t	t = now + ttl;
 
 	return (t + 3600 - t % 3600);
+}
+
+const char *
+access_find_credential(access_header_cb header, void *arg,
+    const char *query_token)
+{
+	const char	*v;
+
+	if ((v = header(arg, "X-Amps-Token")) != NULL && *v != '\0')
+		return (v);
+	if ((v = header(arg, "X-Api-Key")) != NULL && *v != '\0')
+		return (v);
+	if ((v = header(arg, "Authorization")) != NULL &&
+	    strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		if (*v != '\0')
+			return (v);
+	}
+	if (query_token != NULL && *query_token != '\0')
+		return (query_token);
+	return (NULL);
+}
+
+int
+access_header_region(access_header_cb header, void *arg, char out[3])
+{
+	static const char *const headers[] = {
+		"X-Amps-Region", "X-Region", "CF-IPCountry",
+		"X-Appengine-Country", NULL
+	};
+	const char *const	*h;
+	const char		*v;
+
+	for (h = headers; *h != NULL; h++) {
+		v = header(arg, *h);
+		if (v != NULL && region_normalise(v, out) == 0)
+			return (0);
+	}
+	out[0] = '\0';
+	return (-1);
 }
 
 int

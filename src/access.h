@@ -72,6 +72,21 @@ int	 access_verify(const char *secret, const char *token, long long id,
  * within the hour carries the same URLs (its cached answer stays
  * valid). */
 int64_t	 access_expiry(int64_t now, long long ttl);
+/* Where a caller's request headers come from (the responder's
+ * meta-variables, streamd's own parse): the value of the header name, or
+ * NULL. */
+typedef const char *(*access_header_cb)(void *arg, const char *name);
+/* The credential of a request, from the places A2 names, in order:
+ * X-Amps-Token, X-Api-Key, Authorization: Bearer, then query_token (the
+ * ?token= value, may be NULL).  NULL when there is none. */
+const char *access_find_credential(access_header_cb header, void *arg,
+	    const char *query_token);
+/* The viewer's region from the CDN headers (X-Amps-Region, X-Region,
+ * CF-IPCountry, X-Appengine-Country: the first valid one), normalised
+ * into out[3].  Returns 0, or -1 when none says (invalid values are
+ * skipped: a bad header means an unknown region, not an error). */
+int	 access_header_region(access_header_cb header, void *arg,
+	    char out[3]);
 /* The role of a credential: the shared token (its hash token_hash, from
  * the settings, may be NULL) is admin, an API key has its own role.
  * Hashes are compared in constant time.  Returns the role

@@ -554,28 +554,10 @@ parse_http(struct request *r, const char **why)
 	return (parse_target(r, why));
 }
 
-/* The credential, from the places the responder takes it, in its order:
- * headers only when the request has them (Apache mode). */
 static const char *
-find_credential(const struct request *r)
+header_of(void *arg, const char *name)
 {
-	const char	*v;
-
-	if ((v = header(r, "X-Amps-Token")) != NULL && *v != '\0')
-		return (v);
-	if ((v = header(r, "X-Api-Key")) != NULL && *v != '\0')
-		return (v);
-	if ((v = header(r, "Authorization")) != NULL &&
-	    strncasecmp(v, "Bearer ", 7) == 0) {
-		v += 7;
-		while (*v == ' ')
-			v++;
-		if (*v != '\0')
-			return (v);
-	}
-	if ((v = kvlist_get(&r->query, "token")) != NULL && *v != '\0')
-		return (v);
-	return (NULL);
+	return (header(arg, name));
 }
 
 /* A setting, NULL when absent; -1 when the store cannot answer. */
@@ -600,11 +582,6 @@ setting(struct store *s, const char *key, char **value)
 static int
 authorize(struct ws *ws, struct request *r, char **why)
 {
-	static const char *const region_headers[] = {
-		"X-Amps-Region", "X-Region", "CF-IPCountry",
-		"X-Appengine-Country", NULL
-	};
-	const char *const	*h;
 	struct channel		*ch = NULL;
 	const char		*rest, *cred, *v;
 	char			 token[ACCESS_TOKEN_MAX], treg[3] = "";
@@ -644,7 +621,8 @@ authorize(struct ws *ws, struct request *r, char **why)
 			signed_ok = 1;
 	}
 	if (enabled != NULL && strcmp(enabled, "true") == 0 && !signed_ok) {
-		if ((cred = find_credential(r)) == NULL) {
+		if ((cred = access_find_credential(header_of, r,
+		    kvlist_get(&r->query, "token"))) == NULL) {
 			*why = token_why != NULL ? token_why :
 			    xstrdup("authentication required");
 			token_why = NULL;
@@ -673,15 +651,9 @@ authorize(struct ws *ws, struct request *r, char **why)
 			status = 400;
 			goto out;
 		}
-	} else {
-		for (h = region_headers; *h != NULL; h++) {
-			v = header(r, *h);
-			if (v != NULL && region_normalise(v, r->region) == 0)
-				break;
-		}
-		if (*h == NULL && signed_ok)
-			memcpy(r->region, treg, sizeof r->region);
-	}
+	} else if (access_header_region(header_of, r, r->region) != 0 &&
+	    signed_ok)
+		memcpy(r->region, treg, sizeof r->region);
 
 	if ((rc = catalog_channel_get(ws->store, r->id, &ch, &cause)) != 0) {
 		if (rc != ENOENT) {
@@ -751,7 +723,7 @@ attach(struct conn *c, const struct request *r, struct ctl **out,
 {
 	struct ws	*ws = c->ws;
 	struct ctl	*ctl = NULL;
-	json_object	*req, *reply = NULL, *v;
+	json_object	*req, *reply = NULL;
 	const char	*variant, *overlap;
 	char		*cause = NULL;
 	int		 rc = -1;
@@ -784,15 +756,8 @@ attach(struct conn *c, const struct request *r, struct ctl **out,
 		*why = xprintf("attach: %s", cause);
 		goto out;
 	}
-	if (!json_object_object_get_ex(reply, "ok", &v) ||
-	    !json_object_get_boolean(v)) {
-		if (json_object_object_get_ex(reply, "error", &v) &&
-		    json_object_is_type(v, json_type_string))
-			*why = xstrdup(json_object_get_string(v));
-		else
-			*why = xstrdup("streamd refused the attach");
+	if (ctl_refused(reply, "attach", why))
 		goto out;
-	}
 	*out = ctl;
 	ctl = NULL;
 	rc = 0;
