@@ -53,20 +53,10 @@ while getopts b:n:p:d:t:c:k opt; do
 	*) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
-if [ -z "$build" ]; then
-	for b in "$top/build/release" "$top/build/debug"; do
-		if [ -x "$b/cli/amps" ]; then
-			build=$b
-			break
-		fi
-	done
-fi
-[ -n "$build" ] || { echo "bench: no build found; give -b BUILD" >&2; exit 2; }
-build=$(cd "$build" && pwd)
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+bench_build "$build" cli/amps cgi/amps.fcgi streamd/streamd
 amps=$build/cli/amps
-for f in "$amps" "$build/cgi/amps.fcgi" "$build/streamd/streamd"; do
-	[ -x "$f" ] || { echo "bench: $f is not built" >&2; exit 2; }
-done
 for prog in wrk curl; do
 	command -v "$prog" >/dev/null 2>&1 ||
 	    { echo "bench: $prog is missing (tools/install-deps)" >&2; exit 2; }

@@ -58,17 +58,9 @@ bench=$top/bench
 case ${1:-} in
 -*) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
-build=${1:-${AMPS_BUILD:-}}
-if [ -z "$build" ]; then
-	for b in "$top/build/release" "$top/build/debug" .; do
-		if [ -x "$b/streamd/streamd" ]; then
-			build=$b
-			break
-		fi
-	done
-fi
-[ -n "$build" ] || { echo "bench: no build found; give BUILD" >&2; exit 2; }
-build=$(cd "$build" && pwd)
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
+bench_build "${1:-${AMPS_BUILD:-}}" streamd/streamd
 streamd=$build/streamd/streamd
 for f in "$streamd" "$build/cli/amps"; do
 	[ -x "$f" ] || { echo "bench: $f is not built" >&2; exit 2; }

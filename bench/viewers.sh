@@ -67,21 +67,10 @@ bench=$top/bench
 case ${1:-} in
 -*) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
-build=${1:-${AMPS_BUILD:-}}
-if [ -z "$build" ]; then
-	for b in "$top/build/release" "$top/build/debug" .; do
-		if [ -x "$b/cli/amps" ]; then
-			build=$b
-			break
-		fi
-	done
-fi
-[ -n "$build" ] || { echo "bench: no build found; give BUILD" >&2; exit 2; }
-build=$(cd "$build" && pwd)
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
+bench_build "${1:-${AMPS_BUILD:-}}" cli/amps cgi/amps.fcgi streamd/streamd
 amps=$build/cli/amps
-for f in "$amps" "$build/cgi/amps.fcgi" "$build/streamd/streamd"; do
-	[ -x "$f" ] || { echo "bench: $f is not built" >&2; exit 2; }
-done
 for prog in ffmpeg ffprobe python3 lighttpd; do
 	command -v "$prog" >/dev/null 2>&1 ||
 	    { echo "bench: $prog is missing (tools/install-deps)" >&2; exit 2; }
