@@ -41,6 +41,7 @@ static const char *const log_levels[] = {
 };
 static const char *const roles[] = { "viewer", "admin", NULL };
 static const char *const playlist_formats[] = { "ts", "hls", NULL };
+static const char *const recording_formats[] = { "ts", "mp4", NULL };
 static const char *const match_keys[] = { "epg_id", "tvg_name", NULL };
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -192,6 +193,33 @@ static const struct schema_field server_fields[] = {
 	  .offset = SV(media_url_ttl), .def = "86400", .min = 60,
 	  .max = 31536000,
 	  .help = "seconds a signed media URL of a playlist stays valid" },
+	{ .name = "recording_format", .type = SCHEMA_STRING,
+	  .offset = SV(recording_format), .def = "ts", .flags = SCHEMA_LOWER,
+	  .choices = recording_formats,
+	  .help = "container of new recordings: ts or mp4" },
+	{ .name = "recording_padding_before", .type = SCHEMA_INT,
+	  .offset = SV(recording_padding_before), .def = "60", .min = 0,
+	  .max = 86400,
+	  .help = "seconds a timed recording starts before its programme" },
+	{ .name = "recording_padding_after", .type = SCHEMA_INT,
+	  .offset = SV(recording_padding_after), .def = "300", .min = 0,
+	  .max = 86400,
+	  .help = "seconds a timed recording goes on after its programme" },
+	{ .name = "epg_timeout", .type = SCHEMA_INT,
+	  .offset = SV(epg_timeout), .def = "300", .min = 1, .max = 86400,
+	  .help = "seconds one guide fetch may take" },
+	{ .name = "epg_max_size", .type = SCHEMA_INT,
+	  .offset = SV(epg_max_size), .def = "536870912", .min = 1024,
+	  .max = 17179869184LL,
+	  .help = "largest guide, bytes after decompression" },
+	{ .name = "webhook_timeout", .type = SCHEMA_INT,
+	  .offset = SV(webhook_timeout), .def = "10", .min = 1, .max = 600,
+	  .help = "seconds one webhook delivery may take" },
+	{ .name = "webhook_retry_for", .type = SCHEMA_INT,
+	  .offset = SV(webhook_retry_for), .def = "86400", .min = 60,
+	  .max = 2592000,
+	  .help = "seconds an undelivered event is retried before it is "
+	  "given up" },
 	{ .name = NULL }
 };
 

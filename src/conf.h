@@ -33,6 +33,16 @@ struct server_conf {
 	char		*ws_socket;	/* streamd's WebSocket listener */
 	char		*playlist_format;	/* "ts" or "hls" */
 	long long	 media_url_ttl;	/* seconds a signed media URL lives */
+	/* Recordings. */
+	char		*recording_format;	/* "ts" or "mp4" */
+	long long	 recording_padding_before;	/* seconds */
+	long long	 recording_padding_after;
+	/* Guide ingestion. */
+	long long	 epg_timeout;	/* seconds for one fetch */
+	long long	 epg_max_size;	/* bytes, after decompression */
+	/* Webhooks. */
+	long long	 webhook_timeout;	/* seconds for one delivery */
+	long long	 webhook_retry_for;	/* seconds before giving up */
 };
 
 struct api_key {

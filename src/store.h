@@ -17,7 +17,7 @@
 struct store;
 
 /* The schema version this build writes. */
-#define STORE_VERSION 5
+#define STORE_VERSION 6
 
 /* store_open flags. */
 #define STORE_CREATE	0x01	/* create the file if missing */
