@@ -23,7 +23,7 @@
 # (lighttpd, amps.fcgi, streamd), fetches /playlist.m3u, /epg.xml and
 # /api/streams once each (the first answer's time is the cold cost: the
 # responder then caches the answer until the catalogue changes), saves
-# each body under media_root/hls/bench/ so that lighttpd serves it as a
+# each body under media_root/hls/1/bench/ so that lighttpd serves it as a
 # static file, runs wrk on the dynamic URL and on the static copy, and
 # prints requests/s of each, their ratio, and amps.fcgi's memory (VmHWM,
 # the peak, after each row and at the end, and VmRSS, from /proc).  The targets of issue
@@ -137,7 +137,9 @@ until grep -q '^amps: serving ' serve.out 2>/dev/null; do
 done
 lighttpd_pid=$(pgrep -P "$serve_pid" -x lighttpd)
 fcgi_pid=$(pgrep -P "$lighttpd_pid" -x amps.fcgi || true)
-static=var/media/hls/bench
+# Under channel 1's HLS folder: every file under /hls/ passes the
+# authorizer, which wants an existing channel (auth is off here).
+static=var/media/hls/1/bench
 mkdir -p "$static"
 
 # mem KEY: VmHWM or VmRSS of amps.fcgi, in MiB.
@@ -172,7 +174,7 @@ for spec in /playlist.m3u:playlist.m3u /epg.xml:epg.xml \
 	cold_ms=$(echo "${cold#* }" | awk '{ printf "%.1f", $1 * 1000 }')
 	bytes=$(wc -c <"$static/$file" | tr -d ' ')
 	dyn=$(rps "$base$path")
-	sta=$(rps "$base/hls/bench/$file")
+	sta=$(rps "$base/hls/1/bench/$file")
 	rows="$rows$path $bytes $cold_ms $dyn $sta $(mem VmHWM)
 "
 done

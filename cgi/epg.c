@@ -366,7 +366,7 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
 	if ((error = guide_start(&g, r, "api/epg", &done, cause)) != 0 || done)
 		goto out;
 
-	timefmt_format_iso8601(g.f.cf.now - g.f.cf.now % 60, t, sizeof t);
+	timefmt_format_iso8601(g.f.minute, t, sizeof t);
 	generated = json_object_new_string(t);
 	buf_adds(&g.out, "{\"generated\":");
 	buf_adds(&g.out, json_object_to_json_string_ext(generated,

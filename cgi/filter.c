@@ -46,11 +46,14 @@ filter_from_request(struct filter *f, const struct request *r, char **cause)
 	int		 have_ids = 0;
 
 	memset(f, 0, sizeof *f);
-	/* Windows apply at the minute: the same instant for the filter, the
-	 * next programme and the cache key (filter_key), so that one key
-	 * always names one answer.  A window opens or closes at most 59 s
-	 * late. */
-	f->cf.now = (int64_t)time(NULL) / 60 * 60;
+	/* Windows apply to the second; the next programme moves with the
+	 * minute.  The cache key (filter_key) names both, so that one key
+	 * always names one answer. */
+	f->cf.now = (int64_t)time(NULL);
+	f->minute = f->cf.now / 60 * 60;
+	if (r->store != NULL && catalog_window_epoch(r->store, f->cf.now,
+	    &f->window, cause) != 0)
+		return (EIO);
 	f->cf.region = r->region;
 	/* Region rules always apply: an unknown viewer does not see a
 	 * channel that has an allow list (P5). */
@@ -110,8 +113,10 @@ filter_key(const struct filter *f, const struct request *r)
 	buf_adds(&b, ";i=");
 	for (i = 0; i < f->nids; i++)
 		buf_addf(&b, "%lld,", f->ids[i]);
-	/* The window moves with time, not with the generation: the answer
-	 * changes with the minute that cf.now holds. */
-	buf_addf(&b, ";t=%lld", (long long)(f->cf.now / 60));
+	/* Time changes the answer without a new generation: the next
+	 * programme with the minute, the channels listed with each window
+	 * start or end passed. */
+	buf_addf(&b, ";t=%lld;w=%lld", (long long)(f->minute / 60),
+	    (long long)f->window);
 	return (buf_detach(&b));
 }

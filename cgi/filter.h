@@ -16,10 +16,13 @@ struct filter {
 	struct strlist		 groups;
 	long long		*ids;
 	size_t			 nids;
+	int64_t			 minute;	/* now, to the minute: the next
+						   programme moves with it */
+	int64_t			 window;	/* catalog_window_epoch */
 };
 
 /* Fills f from r's query.  Returns 0, or EINVAL with *cause for a bad
- * ids list.  Free with filter_free. */
+ * ids list (EIO when the store fails).  Free with filter_free. */
 int	 filter_from_request(struct filter *f, const struct request *r,
 	    char **cause);
 void	 filter_free(struct filter *f);

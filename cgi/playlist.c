@@ -287,7 +287,7 @@ playlist_get(struct request *r, struct response *resp, json_object **json,
 	    "audio/x-mpegurl; charset=utf-8";
 	pl.base = request_base_url(r);
 	pl.query = url_query(r);
-	pl.now = f.cf.now;
+	pl.now = f.minute;
 	if (r->site->secret != NULL && (r->site->auth_enabled ||
 	    r->region != NULL)) {
 		pl.secret = r->site->secret;

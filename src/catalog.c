@@ -1221,7 +1221,16 @@ catalog_epg_sources_set(struct store *s, const struct objlist *l,
 		goto out;
 	}
 	bind_strings(st, 1, names, l->n);
-	rc = run(s, st, "programmes", cause);
+	if ((rc = run(s, st, "programmes", cause)) != 0)
+		goto out;
+	/* Guide rows bump no generation one by one (store.c). */
+	st = store_prepare(s, "UPDATE generation SET value = value + 1 "
+	    "WHERE changes() > 0", cause);
+	if (st == NULL) {
+		rc = EIO;
+		goto out;
+	}
+	rc = run(s, st, "generation", cause);
 
 out:
 	free(names);
@@ -1337,4 +1346,27 @@ catalog_mark_saved(struct store *s, char **cause)
 			break;
 	}
 	return (finish(s, rc, cause));
+}
+
+int
+catalog_window_epoch(struct store *s, int64_t now, int64_t *out,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc = 0;
+
+	/* Two lookups on the partial indexes of migration 6. */
+	st = store_prepare(s, "SELECT max(coalesce((SELECT max(sched_start) "
+	    "FROM channels WHERE sched_start <> 0 AND sched_start <= ?1), 0), "
+	    "coalesce((SELECT max(sched_end) FROM channels WHERE "
+	    "sched_end <> 0 AND sched_end <= ?1), 0))", cause);
+	if (st == NULL)
+		return (EIO);
+	sqlite3_bind_int64(st, 1, now);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = db_errno(s, "channels", cause);
+	sqlite3_reset(st);
+	return (rc);
 }

@@ -112,6 +112,12 @@ int	 catalog_key_check(struct store *s, const char *key, char **role,
 int	 catalog_key_meta(struct store *s, const char *name,
 	    struct catalog_meta *meta, char **cause);
 
+/* The latest window start or end (P6) at or before now, 0 when none: which
+ * channels are in their windows stays the same until the next one, so a
+ * cached answer is valid while this value is. */
+int	 catalog_window_epoch(struct store *s, int64_t now, int64_t *out,
+	    char **cause);
+
 /* EPG sources, webhooks, plugins: the config's lists, kept in order. */
 int	 catalog_epg_sources(struct store *s, struct objlist *out,
 	    char **cause);
