@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "route.h"
+#include "outbox.h"
 #include "store.h"
 #include "timefmt.h"
 #include "xmalloc.h"
@@ -126,7 +127,7 @@ status_get(struct request *r, struct response *resp, json_object **json,
     char **cause)
 {
 	sqlite3_stmt	*st;
-	json_object	*out, *streams, *bystate, *row, *v, *epg;
+	json_object	*out, *streams, *bystate, *row, *v, *epg, *hooks;
 	long long	 viewers = 0, n = 0;
 	const char *const *sp;
 	int		 rc;
@@ -158,6 +159,12 @@ status_get(struct request *r, struct response *resp, json_object **json,
 		json_object_put(bystate);
 		return (EIO);
 	}
+	if ((hooks = outbox_status(r->store, cause)) == NULL) {
+		json_object_put(epg);
+		json_object_put(streams);
+		json_object_put(bystate);
+		return (EIO);
+	}
 	out = json_object_new_object();
 	json_object_object_add(out, "channels", json_object_new_int64(n));
 	json_object_object_add(out, "viewers", json_object_new_int64(viewers));
@@ -166,6 +173,7 @@ status_get(struct request *r, struct response *resp, json_object **json,
 	    json_object_new_int64(store_generation(r->store)));
 	json_object_object_add(out, "streams", streams);
 	json_object_object_add(out, "epg_sources", epg);
+	json_object_object_add(out, "webhooks", hooks);
 	*json = out;
 	return (0);
 }

@@ -381,6 +381,8 @@ static const char *const migrations[] = {
 	"\n"
 	"ALTER TABLE webhook_outbox ADD COLUMN url TEXT;\n"
 	"ALTER TABLE webhook_outbox ADD COLUMN gave_up INTEGER;\n"
+	"CREATE INDEX webhook_outbox_pending ON webhook_outbox (webhook, id)\n"
+	"    WHERE delivered IS NULL AND gave_up IS NULL;\n"
 };
 
 #define BUSY_TIMEOUT_MS	5000

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "streamd.h"
 #include "sync.h"
+#include "webhook.h"
 #include "ws.h"
 #include "xmalloc.h"
 
@@ -134,6 +135,7 @@ apply_reload(const char *conf, struct store **s, struct config **cfg,
 	if (level >= 0)
 		log_set_level((enum log_level)level);
 	media_dirs(*cfg);
+	webhook_configure(*cfg);
 	manager_configure(m, *cfg);
 	if (manager_load(m, *s, &cause) != 0) {
 		log_error("manager", "%s", cause);
@@ -252,6 +254,11 @@ main(int argc, char **argv)
 		log_close();
 		return (1);
 	}
+	if (webhook_start(store_path(s), cfg, &cause) != 0) {
+		log_error("webhook", "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (manager_load(m, s, &cause) != 0) {
 		log_error("manager", "%s", cause);
 		free(cause);
@@ -280,6 +287,7 @@ main(int argc, char **argv)
 		manager_housekeep(m, s);
 	}
 	log_info("main", "stopping");
+	webhook_stop();
 	ws_stop();
 	manager_shutdown(m, s);
 	control_close(ctl);
