@@ -8,7 +8,9 @@
 #include "buf.h"
 #include "catalog.h"
 #include "channel.h"
+#include "epg.h"
 #include "filter.h"
+#include "log.h"
 #include "route.h"
 #include "schema.h"
 #include "store.h"
@@ -38,6 +40,7 @@ struct keyset {
 /* One guide request. */
 struct guide {
 	struct response	*resp;
+	struct store	*store;
 	const char	*content_type;
 	struct xmltv	*x;
 	struct keyset	 keys;
@@ -218,11 +221,29 @@ put_channel(struct channel *ch, void *arg)
 	return (xmltv_channel(g->x, id, names, n, ch->logo) != 0 ? -1 : 0);
 }
 
-/* Second pass: the channel's programmes (next_programs). */
+struct guide_rows {
+	struct guide	*g;
+	const char	*id;
+};
+
+/* epg_programme_cb: one programme of an EPG source. */
+static int
+put_guide_row(const struct program *p, void *arg)
+{
+	struct guide_rows	*gr = arg;
+
+	return (xmltv_programme(gr->g->x, gr->id, p) != 0 ? -1 : 0);
+}
+
+/* Second pass: the channel's programmes (next_programs, then those of
+ * the EPG sources, G3). */
 static int
 put_programmes(struct channel *ch, void *arg)
 {
 	struct guide		*g = arg;
+	struct guide_rows	 gr;
+	char			*cause = NULL;
+	int			 rc;
 	const struct program	*p;
 	const char		*id;
 	char			 buf[32];
@@ -236,7 +257,15 @@ put_programmes(struct channel *ch, void *arg)
 		if (xmltv_programme(g->x, id, p) != 0)
 			return (-1);
 	}
-	return (0);
+	gr.g = g;
+	gr.id = id;
+	rc = epg_programmes_each(g->store, ch->id, put_guide_row, &gr,
+	    &cause);
+	if (cause != NULL) {
+		log_error("epg", "%s", cause);
+		free(cause);
+	}
+	return (rc != 0 ? -1 : 0);
 }
 
 /* Sorts out how a pass ended: the client leaving is no error; a
@@ -276,6 +305,7 @@ epg_xml_get(struct request *r, struct response *resp, json_object **json,
 	if ((error = guide_start(&g, r, "epg.xml", &done, cause)) != 0 || done)
 		goto out;
 
+	g.store = r->store;
 	if ((g.x = xmltv_open(xml_write, &g)) == NULL) {
 		*cause = xstrdup("cannot start the XMLTV writer");
 		error = ENOMEM;
@@ -309,14 +339,24 @@ string_or_null(const char *s)
 	return (s != NULL ? json_object_new_string(s) : NULL);
 }
 
+/* epg_programme_cb: one programme of an EPG source into a JSON array. */
+static int
+add_json_row(const struct program *p, void *arg)
+{
+	json_object_array_add(arg, schema_to_json(&program_schema, p,
+	    SCHEMA_JSON_ALL));
+	return (0);
+}
+
 /* One channel of /api/epg; its programmes as /api/streams/<id>/programs
- * writes them, every key present (null when unset). */
+ * writes them, every key present (null when unset), then those of the
+ * EPG sources. */
 static int
 put_json_channel(struct channel *ch, void *arg)
 {
 	struct guide	*g = arg;
 	json_object	*o, *programs;
-	char		 buf[32];
+	char		 buf[32], *cause = NULL;
 	size_t		 i;
 
 	o = json_object_new_object();
@@ -332,6 +372,15 @@ put_json_channel(struct channel *ch, void *arg)
 		json_object_array_add(programs, schema_to_json(&program_schema,
 		    schema_list_at(&program_schema, &ch->next_programs, i),
 		    SCHEMA_JSON_ALL));
+	if (epg_programmes_each(g->store, ch->id, add_json_row, programs,
+	    &cause) != 0) {
+		if (cause != NULL)
+			log_error("epg", "%s", cause);
+		free(cause);
+		json_object_put(programs);
+		json_object_put(o);
+		return (-1);
+	}
 	json_object_object_add(o, "programs", programs);
 
 	if (g->channels++ > 0)
@@ -373,6 +422,7 @@ epg_json_get(struct request *r, struct response *resp, json_object **json,
 	    EPG_JSON_FLAGS));
 	buf_adds(&g.out, ",\"channels\":[");
 	json_object_put(generated);
+	g.store = r->store;
 	error = catalog_channels_each(r->store, &g.f.cf, put_json_channel, &g,
 	    cause);
 	if (error != 0) {

@@ -36,6 +36,9 @@ static const struct route routes[] = {
 	{ "POST", "/api/admin/save", admin_save, ROUTE_WRITE },
 	{ "GET", "/stream/{id}", stream_get, ROUTE_MEDIA },
 	{ "GET", "/audio/{id}", stream_get, ROUTE_MEDIA },
+	{ "GET", "/api/epg/sources", epg_sources_get, 0 },
+	{ "POST", "/api/epg/sources/{name}/refresh", epg_source_refresh,
+	  ROUTE_WRITE },
 	{ NULL, NULL, NULL, 0 }
 };
 

@@ -95,6 +95,11 @@ int	 admin_save(struct request *, struct response *, json_object **,
 	    char **);
 int	 stream_get(struct request *, struct response *, json_object **,
 	    char **);
+/* Guide sources (epgsrc.c). */
+int	 epg_sources_get(struct request *, struct response *,
+	    json_object **, char **);
+int	 epg_source_refresh(struct request *, struct response *,
+	    json_object **, char **);
 /* Whether the viewer of r may watch channel id (and its variant, when
  * not NULL) now: 0, or ENOENT (no such channel or variant, or outside its
  * window) or EACCES (region) with *cause. */

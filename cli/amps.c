@@ -347,6 +347,8 @@ static const struct cmd cmds[] = {
 	  "list the pipelines streamd runs" },
 	{ "shutdown", cmd_shutdown, "shutdown",
 	  "stop streamd cleanly and wait for it" },
+	{ "epg-refresh", cmd_epg_refresh, "epg-refresh [NAME]",
+	  "refresh the guide from every EPG source (or NAME)" },
 	{ "serve", cmd_serve, "serve",
 	  "run lighttpd, amps.fcgi and streamd in the foreground" },
 	{ NULL, NULL, NULL, NULL }

@@ -25,4 +25,7 @@ int	 cli_import(const struct config *cfg, int flags);
 int	 cmd_tuners(const char *conf, int argc, char **argv);
 int	 cmd_shutdown(const char *conf, int argc, char **argv);
 
+/* epgrefresh.c: amps epg-refresh [NAME]. */
+int	 cmd_epg_refresh(const char *conf, int argc, char **argv);
+
 #endif

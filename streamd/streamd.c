@@ -17,6 +17,7 @@
 #include <libavdevice/avdevice.h>
 
 #include "conf.h"
+#include "epgjob.h"
 #include "fsutil.h"
 #include "log.h"
 #include "store.h"
@@ -136,6 +137,7 @@ apply_reload(const char *conf, struct store **s, struct config **cfg,
 		log_set_level((enum log_level)level);
 	media_dirs(*cfg);
 	webhook_configure(*cfg);
+	epgjob_configure(*cfg);
 	manager_configure(m, *cfg);
 	if (manager_load(m, *s, &cause) != 0) {
 		log_error("manager", "%s", cause);
@@ -259,6 +261,11 @@ main(int argc, char **argv)
 		free(cause);
 		cause = NULL;
 	}
+	if (epgjob_start(store_path(s), cfg, &cause) != 0) {
+		log_error("epg", "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (manager_load(m, s, &cause) != 0) {
 		log_error("manager", "%s", cause);
 		free(cause);
@@ -287,6 +294,7 @@ main(int argc, char **argv)
 		manager_housekeep(m, s);
 	}
 	log_info("main", "stopping");
+	epgjob_stop();
 	webhook_stop();
 	ws_stop();
 	manager_shutdown(m, s);
