@@ -247,6 +247,70 @@ add_count(const char *method, const char *pattern, int status,
 	buf_addf(b, "\",status=\"%d\"} %llu\n", status, n);
 }
 
+/* Recordings by state, guide sources and the webhook outbox, for
+ * /metrics.  Returns 0, or -1 with *cause. */
+static int
+metrics_operations(struct store *s, struct buf *b, char **cause)
+{
+	static const char *const rstates[] = {
+		"scheduled", "recording", "stopped", "interrupted", "failed",
+		"pending", "running", "ready", NULL
+	};
+	const char *const *sp;
+	sqlite3_stmt	*st;
+	json_object	*o, *v;
+	int		 rc;
+
+	buf_adds(b, "# HELP amps_recordings Recordings and clips by state.\n"
+	    "# TYPE amps_recordings gauge\n");
+	for (sp = rstates; *sp != NULL; sp++) {
+		st = store_prepare(s, "SELECT count(*) FROM recordings WHERE "
+		    "state = ?", cause);
+		if (st == NULL)
+			return (-1);
+		sqlite3_bind_text(st, 1, *sp, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			*cause = xstrdup(sqlite3_errmsg(store_db(s)));
+			sqlite3_reset(st);
+			return (-1);
+		}
+		buf_addf(b, "amps_recordings{state=\"%s\"} %lld\n", *sp,
+		    (long long)sqlite3_column_int64(st, 0));
+		sqlite3_reset(st);
+	}
+
+	buf_adds(b, "# HELP amps_epg_source_last_success_seconds When each "
+	    "guide source last refreshed well (Unix time; 0 = never).\n"
+	    "# TYPE amps_epg_source_last_success_seconds gauge\n");
+	st = store_prepare(s, "SELECT name, coalesce(last_success, 0), "
+	    "coalesce(programmes, 0) FROM epg_sources ORDER BY position",
+	    cause);
+	if (st == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		buf_adds(b, "amps_epg_source_last_success_seconds{source=\"");
+		label(b, col_text(st, 0));
+		buf_addf(b, "\"} %lld\n", (long long)sqlite3_column_int64(st, 1));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		*cause = xstrdup(sqlite3_errmsg(store_db(s)));
+		return (-1);
+	}
+
+	if ((o = outbox_status(s, cause)) == NULL)
+		return (-1);
+	buf_adds(b, "# HELP amps_webhook_events Webhook events by delivery "
+	    "state (failed: given up).\n# TYPE amps_webhook_events gauge\n");
+	for (sp = (const char *const []){ "pending", "delivered", "failed",
+	    NULL }; *sp != NULL; sp++)
+		buf_addf(b, "amps_webhook_events{state=\"%s\"} %lld\n", *sp,
+		    json_object_object_get_ex(o, *sp, &v) ?
+		    (long long)json_object_get_int64(v) : 0LL);
+	json_object_put(o);
+	return (0);
+}
+
 /* GET /metrics: the Prometheus text exposition format, version 0.0.4. */
 int
 metrics_get(struct request *r, struct response *resp, json_object **json,
@@ -290,6 +354,10 @@ metrics_get(struct request *r, struct response *resp, json_object **json,
 	    "# TYPE amps_catalog_generation gauge\n");
 	buf_addf(&b, "amps_catalog_generation %lld\n",
 	    (long long)store_generation(r->store));
+	if (metrics_operations(r->store, &b, cause) != 0) {
+		buf_free(&b);
+		return (EIO);
+	}
 	buf_adds(&b, "# HELP amps_http_requests_total Requests served by "
 	    "this responder, by route and status.\n"
 	    "# TYPE amps_http_requests_total counter\n");

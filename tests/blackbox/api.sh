@@ -1054,6 +1054,12 @@ for re in '^amps_[a-z_]*channels[a-z_]*(\{[^}]*\})? [0-9]' \
 done
 assert_match "the channel gauge counts the catalogue" \
     "^amps_channels(\\{\\})? $nchan\$" "$BODY"
+# Operations: recordings by state, guide sources, the webhook outbox
+# (api.conf has no webhooks: every count is there, at 0).
+assert_match "recordings by state" '^amps_recordings\{state="recording"\} 0$' "$BODY"
+for st in pending delivered failed; do
+	assert_match "webhook events $st" "^amps_webhook_events\\{state=\"$st\"\\} 0\$" "$BODY"
+done
 # A plain CGI process serves one request: the request counters are
 # checked in leak.sh, where one process serves many.
 

@@ -251,6 +251,15 @@ jq -e '.[4] | .refresh_interval_minutes == 60 and .last_status == "never"
     and (.next_refresh | test("Z$"))' resp.body >/dev/null ||
     fail "the auto source: $(jq -c '.[4]' resp.body)"
 
+note "/metrics: when each source last succeeded"
+http GET /metrics
+expect 200 "GET /metrics"
+ok_at=$(sqlite3 amps.db "SELECT last_success FROM epg_sources WHERE name = 'local'")
+grep -qx "amps_epg_source_last_success_seconds{source=\"local\"} $ok_at" \
+    resp.body || fail "/metrics: no last success $ok_at for local: $(grep epg_source resp.body)"
+grep -qx 'amps_epg_source_last_success_seconds{source="bad"} 0' resp.body ||
+    fail "/metrics: the bad source has a last success: $(grep epg_source resp.body)"
+
 note "POST /api/epg/sources/NAME/refresh: 200, 502, 404"
 sqlite3 amps.db "DELETE FROM programmes WHERE source = 'local'"
 http POST /api/epg/sources/local/refresh
