@@ -95,6 +95,19 @@ int	 admin_save(struct request *, struct response *, json_object **,
 	    char **);
 int	 stream_get(struct request *, struct response *, json_object **,
 	    char **);
+/* Recordings and clips (recordings.c). */
+int	 recordings_start(struct request *, struct response *,
+	    json_object **, char **);
+int	 recordings_stop(struct request *, struct response *,
+	    json_object **, char **);
+int	 recordings_list(struct request *, struct response *,
+	    json_object **, char **);
+int	 recordings_get(struct request *, struct response *,
+	    json_object **, char **);
+int	 recordings_delete(struct request *, struct response *,
+	    json_object **, char **);
+int	 recordings_clip(struct request *, struct response *,
+	    json_object **, char **);
 /* Guide sources (epgsrc.c). */
 int	 epg_sources_get(struct request *, struct response *,
 	    json_object **, char **);

@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "fsutil.h"
+#include "jobs.h"
 #include "log.h"
 #include "streamd.h"
 #include "xmalloc.h"
@@ -54,6 +55,13 @@ struct client {
 
 	struct lease	*leases;
 	size_t		 nleases;
+
+	/* A waiting record-start (rstop 0) or record-stop (1). */
+	struct recorder	*rec;
+	struct pipeline	*rp;
+	unsigned	 rfails;
+	int		 rstop;
+	int64_t		 rdeadline;
 
 	/* Attached to a feed: raw bytes after the reply. */
 	struct pipeline	*ap;
@@ -140,6 +148,8 @@ client_free(struct control *c, struct client *cl)
 		manager_lease(c->m, cl->ap, -1);
 		manager_put(c->m, cl->ap);
 	}
+	if (cl->rec != NULL)
+		record_release(cl->rec);
 	free(cl->wvariant);
 	buf_free(&cl->in);
 	buf_free(&cl->out);
@@ -411,6 +421,153 @@ cmd_restart_stop(struct control *c, struct client *cl, json_object *req,
 	send_line(cl, ok_reply());
 }
 
+/* record-start: starts recording row "recording" of "stream" (and
+ * "variant") in "format" (ts or mp4), until "stop_at" (epoch s) if
+ * given; answers once the first keyframe is in the file, or no when the
+ * input fails or "timeout_ms" passes (the recording is then dropped).
+ * record-stop: stops recording "recording" and answers once its file is
+ * finalised. */
+static void
+cmd_record(struct control *c, struct client *cl, json_object *req, int stop)
+{
+	struct recorder	*rec;
+	json_object	*v;
+	const char	*format;
+	long long	 id = 0, rec_id;
+	double		 stop_at = 0;
+	int		 timeout_ms = c->ensure_timeout * 1000;
+	char		*cause = NULL;
+
+	if (!json_object_object_get_ex(req, "recording", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    (rec_id = json_object_get_int64(v)) <= 0) {
+		send_error(cl, "'recording' must be a recording id");
+		return;
+	}
+	if (json_object_object_get_ex(req, "timeout_ms", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > 600000) {
+			send_error(cl, "'timeout_ms' must be 0 to 600000");
+			return;
+		}
+		timeout_ms = (int)json_object_get_int64(v);
+	}
+	if (stop) {
+		if ((rec = manager_record_find(c->m, rec_id)) == NULL) {
+			send_error(cl, "no recording %lld", rec_id);
+			return;
+		}
+		record_stop(rec, NULL);
+		if (timeout_ms < 30000)
+			timeout_ms = 30000;
+	} else {
+		if (get_stream(req, &id) != 0) {
+			send_error(cl, "'stream' must be a stream id");
+			return;
+		}
+		format = get_string(req, "format");
+		if (format == NULL)
+			format = "ts";
+		if (strcmp(format, "ts") != 0 && strcmp(format, "mp4") != 0) {
+			send_error(cl, "'format' must be ts or mp4");
+			return;
+		}
+		if (json_object_object_get_ex(req, "stop_at", &v)) {
+			if (!json_object_is_type(v, json_type_int) ||
+			    json_object_get_int64(v) <= 0) {
+				send_error(cl, "'stop_at' must be a time in "
+				    "epoch seconds");
+				return;
+			}
+			stop_at = (double)json_object_get_int64(v);
+		}
+		if (manager_record_start(c->m, id, get_string(req, "variant"),
+		    rec_id, format, 0, stop_at, 1, &rec, &cause) != 0) {
+			send_error(cl, "%s", cause);
+			free(cause);
+			return;
+		}
+	}
+	cl->rec = rec;
+	cl->rp = NULL;
+	cl->rstop = stop;
+	cl->rdeadline = now_us() + (int64_t)timeout_ms * 1000;
+}
+
+/* Answers a waiting record-start or record-stop when its recorder is
+ * there, or its input failed, or its time is up. */
+static void
+check_record(struct control *c, struct client *cl)
+{
+	struct recorder	*rec = cl->rec;
+	struct pipeline	*p;
+	json_object	*o = NULL;
+	const char	*why = NULL;
+	char		*msg = NULL;
+	int		 failed;
+
+	(void)c;
+	p = record_lock(rec);
+	if (cl->rp != p) {
+		cl->rp = p;
+		cl->rfails = p->failed_runs;
+	}
+	failed = p->failed_runs != cl->rfails;
+	if (!cl->rstop && rec->state == RECORD_RUNNING) {
+		o = ok_reply();
+		json_object_object_add(o, "started",
+		    json_object_new_int64(rec->started));
+	} else if (!cl->rstop && rec->state == RECORD_DONE) {
+		rec->quiet = 1;
+		msg = xprintf("recording %lld: %s", rec->id, rec->error ?
+		    rec->error : "ended");
+	} else if (!cl->rstop && (failed || now_us() >= cl->rdeadline)) {
+		why = failed ? "the input failed" : "not started in time";
+		msg = xprintf("stream %lld: %s%s%s", rec->channel, why,
+		    p->last_error ? ": " : "", p->last_error ? p->last_error :
+		    "");
+		rec->quiet = 1;
+		record_stop_locked(rec, why);
+	} else if (cl->rstop && rec->state == RECORD_DONE) {
+		o = ok_reply();
+		json_object_object_add(o, "state", json_object_new_string(
+		    rec->error == NULL ? "stopped" : rec->started ?
+		    "interrupted" : "failed"));
+		json_object_object_add(o, "started",
+		    json_object_new_int64(rec->started));
+		json_object_object_add(o, "stopped",
+		    json_object_new_int64(rec->stopped));
+		json_object_object_add(o, "bytes",
+		    json_object_new_int64(rec->bytes));
+		json_object_object_add(o, "duration",
+		    json_object_new_double(rec->duration));
+		json_object_object_add(o, "error", rec->error ?
+		    json_object_new_string(rec->error) : NULL);
+	} else if (cl->rstop && now_us() >= cl->rdeadline)
+		msg = xprintf("recording %lld: not finalised in time",
+		    rec->id);
+	if (o != NULL) {
+		json_object_object_add(o, "recording",
+		    json_object_new_int64(rec->id));
+		json_object_object_add(o, "stream",
+		    json_object_new_int64(rec->channel));
+		json_object_object_add(o, "file",
+		    json_object_new_string(rec->file));
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (o == NULL && msg == NULL)
+		return;
+	record_release(rec);
+	cl->rec = NULL;
+	if (o != NULL)
+		send_line(cl, o);
+	else {
+		send_error(cl, "%s", msg);
+		free(msg);
+	}
+}
+
 static void
 handle_line(struct control *c, struct client *cl, const char *line)
 {
@@ -446,6 +603,14 @@ handle_line(struct control *c, struct client *cl, const char *line)
 		cmd_restart_stop(c, cl, req, 0);
 	else if (strcmp(cmd, "stop") == 0)
 		cmd_restart_stop(c, cl, req, 1);
+	else if (strcmp(cmd, "record-start") == 0)
+		cmd_record(c, cl, req, 0);
+	else if (strcmp(cmd, "record-stop") == 0)
+		cmd_record(c, cl, req, 1);
+	else if (strcmp(cmd, "jobs") == 0) {
+		clip_wake();
+		send_line(cl, ok_reply());
+	}
 	else if (strcmp(cmd, "status") == 0) {
 		o = manager_status(c->m);
 		json_object_object_add(o, "ok", json_object_new_boolean(1));
@@ -480,7 +645,7 @@ client_read(struct control *c, struct client *cl)
 		return (0);	/* attached: input is ignored */
 	buf_add(&cl->in, data, (size_t)n);
 	while ((line = ctl_take_line(&cl->in, &too_long)) != NULL) {
-		if (cl->wp == NULL && cl->ap == NULL)
+		if (cl->wp == NULL && cl->ap == NULL && cl->rec == NULL)
 			handle_line(c, cl, line);
 		else
 			send_error(cl, "one request at a time on a "
@@ -618,7 +783,7 @@ control_main(void *arg)
 			pfd[i + 3].events = POLLIN;
 			if (wants_out(c->c[i]))
 				pfd[i + 3].events |= POLLOUT;
-			if (c->c[i]->wp != NULL)
+			if (c->c[i]->wp != NULL || c->c[i]->rec != NULL)
 				timeout = 50;
 			if (c->c[i]->ap != NULL && timeout > 20)
 				timeout = 20;
@@ -640,6 +805,8 @@ control_main(void *arg)
 				gone = client_read(c, cl) != 0;
 			if (!gone && cl->wp != NULL)
 				check_wait(c, cl);
+			if (!gone && cl->rec != NULL)
+				check_record(c, cl);
 			if (!gone && (cl->out.len > cl->out_off ||
 			    cl->closing || cl->ap != NULL))
 				gone = client_write(c, cl) != 0;

@@ -11,9 +11,15 @@
 #include <sqlite3.h>
 
 #include "catalog.h"
+#include "jobs.h"
 #include "log.h"
+#include "outbox.h"
 #include "streamd.h"
 #include "xmalloc.h"
+
+/* Timed recordings start their channel this long before their start, so
+ * that the first keyframe at the start is already flowing. */
+#define RECORD_PREROLL	5
 
 /* A pipeline in the manager's list. */
 struct entry {
@@ -45,6 +51,10 @@ struct manager {
 	int64_t		 generation;
 	int64_t		 next_check;
 	long long	 next_owner;	/* private pipelines numbered */
+	int		 recovered;	/* recordings of a previous run marked,
+					   the clip worker started */
+	int		 clips;		/* the clip worker runs */
+	int64_t		 next_schedule;
 };
 
 static void
@@ -283,6 +293,49 @@ changed(struct manager *m, struct pipeline *p, struct channel *ch)
 	return (differ);
 }
 
+/* The recordings of a retired pipeline go on in its successor, in the
+ * rendition of the same name (a later run checks that the streams still
+ * match the file); the references they hold move with them.  The caller
+ * holds the lock; the old thread has ended. */
+static void
+hand_over(struct manager *m, struct pipeline *old, struct entry *ne)
+{
+	struct recorder	*rec, **tail, **pp;
+	struct entry	*oe = entry_of(m, old);
+	int		 r, k;
+
+	pthread_mutex_lock(&old->lock);
+	old->replaced = 1;
+	ne->p->successor = old->announced;
+	for (r = 0; r < old->nrend; r++) {
+		k = pipeline_rendition(ne->p, old->rend[r].name);
+		for (pp = &old->rend[r].recs; (rec = *pp) != NULL; ) {
+			if (k < 0 && rec->state != RECORD_DONE)
+				record_stop_locked(rec, "its rendition went "
+				    "away");
+			if (rec->state == RECORD_DONE) {
+				/* Stays for the main thread to report. */
+				pp = &rec->next;
+				continue;
+			}
+			*pp = rec->next;
+			rec->next = NULL;
+			__atomic_store_n(&rec->p, ne->p, __ATOMIC_RELEASE);
+			pthread_mutex_lock(&ne->p->lock);
+			for (tail = &ne->p->rend[k].recs; *tail != NULL;
+			    tail = &(*tail)->next)
+				;
+			*tail = rec;
+			ne->p->changed = 1;
+			pthread_mutex_unlock(&ne->p->lock);
+			ne->refs++;
+			if (oe != NULL && oe->refs > 0)
+				oe->refs--;
+		}
+	}
+	pthread_mutex_unlock(&old->lock);
+}
+
 /* A changed channel: its pipeline stops and a new one takes over the
  * outputs it had.  Leases stay with the old one (their holders release
  * it); the new one's idle time starts now.  The caller holds the lock;
@@ -295,10 +348,17 @@ replace(struct manager *m, struct entry *e, const struct channel *ch)
 	char		*why = NULL;
 	int		 r, k;
 
+	pthread_mutex_lock(&old->lock);
+	old->keep_recordings = 1;
+	pthread_mutex_unlock(&old->lock);
 	retire(e);
 	if ((ne = start(m, ch, old->group, NULL, 0, &why)) == NULL) {
 		log_error("manager", "stream %lld: %s", ch->id, why);
 		free(why);
+		pthread_mutex_lock(&old->lock);
+		old->keep_recordings = 0;
+		pthread_mutex_unlock(&old->lock);
+		record_end(old);
 		return;
 	}
 	for (r = 0; r < old->nrend; r++) {
@@ -306,9 +366,41 @@ replace(struct manager *m, struct entry *e, const struct channel *ch)
 		if (k >= 0 && old->rend[r].wanted != 0)
 			pipeline_want(ne->p, k, old->rend[r].wanted);
 	}
+	hand_over(m, old, ne);
 	if (launch(m, ne, &why) != 0) {
 		log_error("manager", "stream %lld: %s", ch->id, why);
 		free(why);
+	}
+}
+
+/* always_on channels run without viewers, inside their window: started
+ * when the catalogue is loaded and when a window opens.  The caller holds
+ * the lock. */
+static void
+start_always_on(struct manager *m, int64_t now)
+{
+	struct entry	*e;
+	char		*why = NULL;
+	size_t		 i;
+
+	for (i = 0; i < m->nch; i++) {
+		if (!m->ch[i]->always_on || !channel_in_window(m->ch[i], now) ||
+		    find_entry(m, m->ch[i]->id, "") != NULL)
+			continue;
+		if ((e = start(m, m->ch[i], "", NULL, 0, &why)) == NULL) {
+			log_error("manager", "stream %lld: %s", m->ch[i]->id,
+			    why);
+			free(why);
+			why = NULL;
+			continue;
+		}
+		pipeline_want(e->p, 0, default_outputs(m, m->ch[i]));
+		if (launch(m, e, &why) != 0) {
+			log_error("manager", "stream %lld: %s", m->ch[i]->id,
+			    why);
+			free(why);
+			why = NULL;
+		}
 	}
 }
 
@@ -322,6 +414,19 @@ manager_load(struct manager *m, struct store *s, char **cause)
 	struct entry	 *e;
 	char		 *why = NULL;
 
+	if (!m->recovered) {
+		/* What a streamd that died left, before anyone asks for a
+		 * recording. */
+		m->recovered = 1;
+		record_recover(s, m->limits.media_root);
+		if (clip_start(store_path(s), m->limits.media_root, &why) !=
+		    0) {
+			log_error("clip", "%s", why);
+			free(why);
+			why = NULL;
+		} else
+			m->clips = 1;
+	}
 	if (catalog_channels(s, NULL, &v, &n, cause) != 0)
 		return (-1);
 	if (catalog_profiles(s, &profiles, cause) != 0) {
@@ -363,24 +468,7 @@ manager_load(struct manager *m, struct store *s, char **cause)
 		    e->p->id);
 		replace(m, e, old);
 	}
-	/* always_on channels run without viewers. */
-	for (i = 0; i < n; i++) {
-		if (!v[i]->always_on || !channel_in_window(v[i], now) ||
-		    find_entry(m, v[i]->id, "") != NULL)
-			continue;
-		if ((e = start(m, v[i], "", NULL, 0, &why)) == NULL) {
-			log_error("manager", "stream %lld: %s", v[i]->id, why);
-			free(why);
-			why = NULL;
-			continue;
-		}
-		pipeline_want(e->p, 0, default_outputs(m, v[i]));
-		if (launch(m, e, &why) != 0) {
-			log_error("manager", "stream %lld: %s", v[i]->id, why);
-			free(why);
-			why = NULL;
-		}
-	}
+	start_always_on(m, now);
 	pthread_mutex_unlock(&m->lock);
 	return (0);
 }
@@ -477,6 +565,80 @@ manager_ensure_private(struct manager *m, long long id,
     char **cause)
 {
 	return (ensure(m, id, variant, output, 1, pp, rend, cause));
+}
+
+/* The recorder of row rec_id; the caller holds m->lock. */
+static struct recorder *
+find_recorder(struct manager *m, long long rec_id)
+{
+	struct recorder	*rec = NULL;
+	struct pipeline	*p;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < m->n && rec == NULL; i++) {
+		p = m->v[i].p;
+		pthread_mutex_lock(&p->lock);
+		for (r = 0; r < p->nrend && rec == NULL; r++)
+			for (rec = p->rend[r].recs; rec != NULL; rec = rec->next)
+				if (rec->id == rec_id)
+					break;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return (rec);
+}
+
+struct recorder *
+manager_record_find(struct manager *m, long long rec_id)
+{
+	struct recorder	*rec;
+
+	pthread_mutex_lock(&m->lock);
+	if ((rec = find_recorder(m, rec_id)) != NULL) {
+		pthread_mutex_lock(&rec->p->lock);
+		rec->holds++;
+		pthread_mutex_unlock(&rec->p->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return (rec);
+}
+
+int
+manager_record_start(struct manager *m, long long id, const char *variant,
+    long long rec_id, const char *format, double not_before, double stop_at,
+    int hold, struct recorder **out, char **cause)
+{
+	struct recorder	*rec, **tail;
+	struct pipeline	*p;
+	int		 rend;
+
+	if (variant != NULL && variant[0] == '\0')
+		variant = NULL;
+	if ((rec = manager_record_find(m, rec_id)) != NULL) {
+		if (!hold)
+			record_release(rec);
+		*out = rec;
+		return (0);
+	}
+	/* The reference ensure takes is the recording's until it ends. */
+	if (ensure(m, id, variant, 0, 0, &p, &rend, cause) != 0)
+		return (-1);
+	rec = record_new(rec_id, id, variant, p->limits.media_root, format,
+	    not_before, stop_at);
+	rec->p = p;
+	rec->holds = hold ? 1 : 0;
+	pthread_mutex_lock(&p->lock);
+	for (tail = &p->rend[rend].recs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = rec;
+	p->changed = 1;
+	p->dirty = 1;
+	p->last_used = time(NULL);
+	pthread_mutex_unlock(&p->lock);
+	log_info("manager", "stream %lld: recording %lld into %s%s", id,
+	    rec_id, rec->file, not_before > record_now() ? " (timed)" : "");
+	*out = rec;
+	return (0);
 }
 
 void
@@ -584,6 +746,23 @@ outputs_json(struct pipeline *p)
 	return (a);
 }
 
+/* The recordings a pipeline writes or waits for; the caller holds
+ * p->lock. */
+static json_object *
+recordings_json(struct pipeline *p)
+{
+	json_object	*a = json_object_new_array();
+	struct recorder	*rec;
+	int		 r;
+
+	for (r = 0; r < p->nrend; r++)
+		for (rec = p->rend[r].recs; rec != NULL; rec = rec->next)
+			if (rec->state != RECORD_DONE)
+				json_object_array_add(a,
+				    json_object_new_int64(rec->id));
+	return (a);
+}
+
 /* The status of one pipeline; the caller holds p->lock. */
 static json_object *
 status_json(struct pipeline *p)
@@ -612,6 +791,7 @@ status_json(struct pipeline *p)
 	json_object_object_add(o, "viewers", json_object_new_int(p->leases));
 	json_object_object_add(o, "overlap",
 	    json_object_new_boolean(p->owner != 0));
+	json_object_object_add(o, "recordings", recordings_json(p));
 	return (o);
 }
 
@@ -687,6 +867,218 @@ store_status(struct store *s, struct pipeline *p, const char *state)
 	sqlite3_clear_bindings(st);
 }
 
+/* The subject of a stream.* event. */
+static json_object *
+stream_subject(struct pipeline *p, const char *state, const char *error,
+    unsigned restarts)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(p->id));
+	json_object_object_add(o, "name", p->ch->name != NULL ?
+	    json_object_new_string(p->ch->name) : NULL);
+	json_object_object_add(o, "variant",
+	    json_object_new_string(p->group));
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "restarts", json_object_new_int64(restarts));
+	json_object_object_add(o, "error", error != NULL ?
+	    json_object_new_string(error) : NULL);
+	return (o);
+}
+
+/* The status row of a shared pipeline (state NULL: as it is) and the
+ * webhook events (A5) of what changed since the last one, in one
+ * transaction:
+ *   stream.started    its first run reached running;
+ *   stream.failed     a run ended with an error (once per failed run:
+ *                     the input failed, ended or stalled; the pipeline
+ *                     then backs off, or gives up after max_failures);
+ *   stream.restarted  a later run reached running (after a failure, a
+ *                     restart asked for, or a changed channel);
+ *   stream.stopped    it stopped (idle, asked, its window ended, removed,
+ *                     streamd stopping), having started. */
+static void
+status_events(struct store *s, struct pipeline *p, const char *state)
+{
+	const char	*ev[4];
+	json_object	*o;
+	unsigned	 runs, failed, restarts;
+	char		*error, *cause = NULL;
+	const char	*now;
+	int		 nev = 0, first, i;
+
+	pthread_mutex_lock(&p->lock);
+	runs = p->runs_started;
+	failed = p->failed_runs;
+	restarts = p->restarts;
+	now = state != NULL ? state : pipeline_state_name(p->state);
+	error = p->last_error != NULL ? xstrdup(p->last_error) : NULL;
+	pthread_mutex_unlock(&p->lock);
+	first = !p->announced && runs > 0;
+	if (first)
+		ev[nev++] = p->successor ? "stream.restarted" :
+		    "stream.started";
+	if (failed > p->seen_failed)
+		ev[nev++] = "stream.failed";
+	if (runs > p->seen_runs + (first ? 1 : 0) && (p->announced || first))
+		ev[nev++] = "stream.restarted";
+	if (state != NULL && strcmp(state, "stopped") == 0 &&
+	    (p->announced || first) && !p->replaced)
+		ev[nev++] = "stream.stopped";
+	if (nev == 0 || store_begin(s, &cause) != 0) {
+		if (cause != NULL) {
+			log_error("store", "%s", cause);
+			free(cause);
+		}
+		store_status(s, p, state);
+		free(error);
+		return;
+	}
+	store_status(s, p, state);
+	for (i = 0; i < nev; i++) {
+		o = stream_subject(p, strcmp(ev[i], "stream.failed") == 0 ?
+		    "failed" : now, strcmp(ev[i], "stream.failed") == 0 ||
+		    strcmp(ev[i], "stream.stopped") == 0 ? error : NULL,
+		    restarts);
+		if (outbox_emit(s, ev[i], o, &cause) < 0) {
+			log_error("webhook", "%s: %s", ev[i], cause);
+			free(cause);
+			cause = NULL;
+		}
+		json_object_put(o);
+	}
+	if (store_commit(s, &cause) != 0) {
+		log_error("store", "%s", cause);
+		free(cause);
+		store_rollback(s);
+	}
+	p->announced |= first;
+	p->seen_runs = runs;
+	p->seen_failed = failed;
+	free(error);
+}
+
+/* Recordings: the ones whose stop time came or whose source gave up are
+ * stopped; the rows of those that started and ended are written (their
+ * events with them); ended ones let their pipeline go.  A recorder that a
+ * control connection holds waits for it.  With final (streamd stops),
+ * rows only.  The caller holds no lock. */
+static void
+recordings(struct manager *m, struct store *s, int final)
+{
+	struct recorder	**started = NULL, **ended = NULL, *rec, **pp;
+	struct pipeline	 *p;
+	struct entry	 *e;
+	size_t		  nstarted = 0, nended = 0, i;
+	double		  now = record_now();
+	char		 *why;
+	int		  r;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		p = m->v[i].p;
+		pthread_mutex_lock(&p->lock);
+		for (r = 0; r < p->nrend; r++) {
+			for (pp = &p->rend[r].recs; (rec = *pp) != NULL; ) {
+				if (rec->state != RECORD_DONE && !rec->stop &&
+				    rec->stop_at > 0 && now >= rec->stop_at)
+					record_stop_locked(rec, NULL);
+				else if (rec->state != RECORD_DONE &&
+				    !rec->stop && p->state == PIPELINE_FAILED) {
+					why = xprintf("the source failed: %s",
+					    p->last_error ? p->last_error :
+					    "?");
+					record_stop_locked(rec, why);
+					free(why);
+				}
+				if (rec->holds > 0 && !final) {
+					pp = &rec->next;
+					continue;
+				}
+				if (rec->started != 0 && !rec->reported &&
+				    !rec->quiet) {
+					rec->reported = 1;
+					started = xreallocarray(started,
+					    nstarted + 1, sizeof *started);
+					started[nstarted++] = rec;
+				}
+				if (rec->state == RECORD_DONE) {
+					ended = xreallocarray(ended, nended + 1,
+					    sizeof *ended);
+					ended[nended++] = rec;
+					if (!final) {
+						*pp = rec->next;
+						continue;
+					}
+				}
+				pp = &rec->next;
+			}
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	for (i = 0; i < nstarted; i++) {
+		if (record_row_started(s, started[i]) == ENOENT &&
+		    started[i]->state != RECORD_DONE) {
+			/* Its row went (cancelled): so does the file. */
+			log_warn("record", "recording %lld: its row is gone; "
+			    "stopping it", started[i]->id);
+			started[i]->discard = 1;
+			record_stop(started[i], NULL);
+		}
+	}
+	for (i = 0; i < nended; i++) {
+		rec = ended[i];
+		record_row_finished(s, rec);
+		if (final)
+			continue;
+		if ((e = entry_of(m, rec->p)) != NULL && e->refs > 0)
+			e->refs--;
+		pthread_mutex_lock(&rec->p->lock);
+		rec->p->last_used = time(NULL);	/* idle from now */
+		rec->p->dirty = 1;
+		pthread_mutex_unlock(&rec->p->lock);
+		record_free(rec);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(started);
+	free(ended);
+}
+
+/* Timed recordings whose start is near: their channel starts, and they
+ * wait for their start.  One that cannot start fails. */
+static void
+schedule(struct manager *m, struct store *s)
+{
+	struct record_due	*d;
+	struct recorder		*rec;
+	size_t			 n, i;
+	int64_t			 now = time(NULL);
+	char			*cause = NULL;
+
+	if (record_due(s, now + RECORD_PREROLL, &d, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&m->lock);
+		rec = find_recorder(m, d[i].id);
+		pthread_mutex_unlock(&m->lock);
+		if (rec != NULL)
+			continue;
+		if (d[i].channel == 0)
+			record_row_fail(s, d[i].id, "its channel was deleted");
+		else if (d[i].stop_at > 0 && d[i].stop_at <= now)
+			record_row_fail(s, d[i].id, "its time passed before "
+			    "it could start");
+		else if (manager_record_start(m, d[i].channel, d[i].variant,
+		    d[i].id, d[i].format, (double)d[i].start_at,
+		    (double)d[i].stop_at, 0, &rec, &cause) != 0) {
+			record_row_fail(s, d[i].id, cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+	record_due_free(d, n);
+}
+
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -756,8 +1148,16 @@ manager_housekeep(struct manager *m, struct store *s)
 				stop_entry(e);
 			}
 		}
+		/* And those whose window opened. */
+		start_always_on(m, now);
 		pthread_mutex_unlock(&m->lock);
 	}
+
+	if (now_us() >= m->next_schedule) {
+		m->next_schedule = now_us() + 1000000;
+		schedule(m, s);
+	}
+	recordings(m, s, 0);
 
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n; i++) {
@@ -798,7 +1198,7 @@ manager_housekeep(struct manager *m, struct store *s)
 		}
 		pthread_mutex_lock(&m->lock);
 		if (done[i]->owner == 0 && !running(m, done[i]->id)) {
-			store_status(s, done[i], "stopped");
+			status_events(s, done[i], "stopped");
 			m->cl = xreallocarray(m->cl, m->ncl + 1, sizeof *m->cl);
 			m->cl[m->ncl].id = done[i]->id;
 			m->cl[m->ncl].at = now + m->cleanup_delay;
@@ -814,7 +1214,7 @@ manager_housekeep(struct manager *m, struct store *s)
 	for (i = 0; i < m->n; i++)
 		if (!m->v[i].removed && m->v[i].p->owner == 0 &&
 		    m->v[i].p->dirty)
-			store_status(s, m->v[i].p, NULL);
+			status_events(s, m->v[i].p, NULL);
 	/* Folders of channels stopped long enough ago. */
 	for (i = 0; i < m->ncl; ) {
 		if (m->cl[i].at > now) {
@@ -835,6 +1235,10 @@ manager_shutdown(struct manager *m, struct store *s)
 {
 	size_t	i;
 
+	if (m->clips) {
+		clip_stop();
+		m->clips = 0;
+	}
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n; i++)
 		stop_entry(&m->v[i]);
@@ -844,9 +1248,13 @@ manager_shutdown(struct manager *m, struct store *s)
 			pthread_join(m->v[i].p->thread, NULL);
 			m->v[i].p->thread_started = 0;
 		}
-		if (s != NULL && !m->v[i].removed && m->v[i].p->owner == 0)
-			store_status(s, m->v[i].p, "stopped");
 	}
+	/* Every recording is finalised now: its row says so. */
+	if (s != NULL)
+		recordings(m, s, 1);
+	for (i = 0; i < m->n; i++)
+		if (s != NULL && !m->v[i].removed && m->v[i].p->owner == 0)
+			status_events(s, m->v[i].p, "stopped");
 }
 
 void

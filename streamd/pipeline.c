@@ -245,7 +245,8 @@ pipeline_restart(struct pipeline *p)
 void
 pipeline_free(struct pipeline *p)
 {
-	int	i;
+	struct recorder	*rec;
+	int		 i;
 
 	if (p == NULL)
 		return;
@@ -254,6 +255,10 @@ pipeline_free(struct pipeline *p)
 		pthread_join(p->thread, NULL);
 	}
 	for (i = 0; i < p->nrend; i++) {
+		while ((rec = p->rend[i].recs) != NULL) {
+			p->rend[i].recs = rec->next;
+			record_free(rec);
+		}
 		free(p->rend[i].name);
 		free(p->rend[i].label);
 		schema_free(&profile_schema, p->rend[i].profile);
@@ -524,6 +529,7 @@ sync_outputs(struct run *run, int final)
 
 	for (i = 0; i < run->nr && i < 64; i++) {
 		ready = rendition_sync(&run->r[i], p, wanted[i], final);
+		record_sync(&run->r[i], p);
 		if (p->rend[i].name[0] != '@' && (wanted[i] & OUTPUT_HLS)) {
 			hls_all++;
 			if (ready & OUTPUT_HLS)
@@ -678,8 +684,10 @@ run_close(struct run *run, int final)
 	int	i;
 
 	if (run->r != NULL) {
-		for (i = 0; i < run->nr; i++)
+		for (i = 0; i < run->nr; i++) {
+			record_leave(&run->r[i], run->p);
 			rendition_close(&run->r[i], final);
+		}
 		free(run->r);
 		run->r = NULL;
 	}
@@ -746,6 +754,9 @@ run_once(struct run *run, char **cause)
 			break;
 		if (!running) {
 			running = 1;
+			pthread_mutex_lock(&p->lock);
+			p->runs_started++;
+			pthread_mutex_unlock(&p->lock);
 			pipeline_set_state(p, PIPELINE_RUNNING, NULL);
 		}
 		if (fix_timestamps(run, pkt) == 0) {
@@ -869,6 +880,7 @@ pipeline_main(void *arg)
 	free(cause);
 	for (i = 0; i < p->nrend; i++)
 		feed_end(p->rend[i].feed);
+	record_end(p);
 	pipeline_set_state(p, PIPELINE_STOPPED, NULL);
 	log_info("pipeline", "stream %lld%s%s%s: stopped", p->id,
 	    p->group[0] ? " variant " : "", p->group, p->owner ?

@@ -16,6 +16,8 @@
 #include "feed.h"
 #include "profile.h"
 
+struct recorder;
+
 enum output {
 	OUTPUT_HLS = 1 << 0,
 	OUTPUT_LLHLS = 1 << 1,
@@ -60,6 +62,8 @@ struct rendition_spec {
 					   ADTS for "@audio" */
 	int		 feed_users;	/* attaches on the feed: the output
 					   goes when the last one leaves */
+	struct recorder	*recs;		/* recordings of this rendition
+					   (record.c), kept across runs */
 };
 
 struct pipeline {
@@ -96,6 +100,18 @@ struct pipeline {
 	int		 dirty;		/* status changed, not yet stored */
 	long long	 owner;		/* 0: shared; else the number of the
 					   one attach (overlap) it serves */
+	unsigned	 runs_started;	/* runs that reached running */
+	int		 keep_recordings;	/* the thread's end leaves its
+					   recordings open for a successor */
+
+	/* The main thread's alone: what the events told so far. */
+	unsigned	 seen_runs;
+	unsigned	 seen_failed;
+	int		 announced;	/* stream.started sent */
+	int		 successor;	/* took over from a changed channel's
+					   pipeline: its start is a restart */
+	int		 replaced;	/* a successor took over: no
+					   stream.stopped */
 
 	int		 wake_fd;	/* written when something is ready or
 					   the state changes */

@@ -87,6 +87,8 @@ struct rendition {
 	double		 gate;		/* outputs start at a keyframe at or
 					   after this time (s): the same one
 					   in every rendition of a ladder */
+	struct recorder	**rec;		/* the recordings this run writes */
+	int		 nrec;
 };
 
 /* Decoders shared by every rendition of a pipeline (one decode). */
@@ -139,6 +141,118 @@ double		 pipeline_key_interval(const struct pipeline *p,
 void		 rendition_write_master(struct rendition *r, int n,
 		    struct pipeline *p);
 
+/* record.c: recordings (A4), a branch of a rendition written to a file
+ * under media_root/rec/<channel>/<recording>.<ts|mp4>.  A recorder lives
+ * in its rendition's spec (p->rend[i].recs) across the pipeline's runs,
+ * so that a source that drops and comes back goes on in the same file,
+ * its timestamps following on; each run takes it into its rendition
+ * (struct rendition's rec) at a sync.  It starts at a keyframe, with
+ * timestamps from 0.  The main thread writes its row (manager.c). */
+enum record_state {
+	RECORD_WAITING = 0,	/* for the first keyframe */
+	RECORD_RUNNING,		/* writing */
+	RECORD_DONE,		/* finalised, or never started (error) */
+};
+
+struct recorder {
+	long long	 id;		/* its recordings row */
+	long long	 channel;
+	char		*variant;
+	char		*file;		/* rec/<channel>/<id>.<ext> */
+	char		*path;		/* media_root/file */
+	int		 mp4;
+	double		 not_before;	/* wall clock (s): starts at the first
+					   keyframe from then on; 0 = now */
+	double		 stop_at;	/* wall clock (s); 0 = when asked */
+	struct pipeline	*p;		/* the pipeline it is a branch of */
+	struct recorder	*next;
+
+	/* Guarded by p->lock. */
+	enum record_state state;
+	int		 stop;		/* asked to stop */
+	int		 in_run;	/* a run writes it: only that thread
+					   touches the muxer */
+	int		 holds;		/* control connections waiting on it */
+	char		*error;
+	int64_t		 started;	/* epoch s of the first packet */
+	int64_t		 stopped;
+	int64_t		 bytes;
+	double		 duration;	/* s */
+
+	/* The main thread's. */
+	int		 reported;	/* the row says recording */
+	int		 quiet;		/* a refused start: the responder
+					   removes the row */
+	int		 discard;	/* the row is gone: so is the file */
+	int		 row_done;
+
+	/* The writer's (the run's thread, or whoever finalises it). */
+	AVFormatContext	*oc;
+	int		 nst;
+	AVCodecParameters *par[2];	/* as opened: a later run must match */
+	int		 need_key;
+	int		 broken;	/* a write failed: skip until stopped */
+	int64_t		 origin;	/* µs: the run's first keyframe */
+	int64_t		 offset;	/* µs: where the run goes in the file */
+	int64_t		 end;		/* µs: the end of what is written */
+	int64_t		 last_dts[2];
+};
+
+/* A recorder of row id for channel, not yet attached (caller links it
+ * into a rendition spec under the pipeline's lock). */
+struct recorder	*record_new(long long id, long long channel,
+		    const char *variant, const char *media_root,
+		    const char *format, double not_before, double stop_at);
+/* Finalises (if open) and frees. */
+void		 record_free(struct recorder *rec);
+/* The run's side, in the pipeline thread: takes the rendition's
+ * recorders into the run (opening their files) and finalises the ones
+ * asked to stop. */
+void		 record_sync(struct rendition *r, struct pipeline *p);
+/* A packet of output stream i of r (the time base of r->os[i]). */
+void		 record_packet(struct rendition *r, struct pipeline *p, int i,
+		    const AVPacket *pkt, int key);
+/* The run ends: its recorders wait for the next one. */
+void		 record_leave(struct rendition *r, struct pipeline *p);
+/* The thread ends: every recorder is finalised, unless
+ * p->keep_recordings hands them to a successor. */
+void		 record_end(struct pipeline *p);
+/* Asks a recorder to stop, why (or NULL) its error; one that no run
+ * holds is finalised at once.  record_stop locks p, record_stop_locked
+ * expects it held. */
+void		 record_stop(struct recorder *rec, const char *why);
+void		 record_stop_locked(struct recorder *rec, const char *why);
+/* Locks the pipeline rec belongs to now (a changed channel's successor
+ * may take it over) and returns it. */
+struct pipeline	*record_lock(struct recorder *rec);
+/* Lets go of a recorder held by manager_record_find or _start. */
+void		 record_release(struct recorder *rec);
+/* Wall clock seconds. */
+double		 record_now(void);
+
+/* The rows (main thread, or the control thread for nothing): */
+/* Marks what a streamd that died left: 'recording' rows interrupted
+ * (bytes and duration from the file), starts never confirmed failed. */
+void		 record_recover(struct store *s, const char *media_root);
+/* The row of a recorder that started: 0, or ENOENT when the row is gone
+ * (the recording is then stopped and its file removed). */
+int		 record_row_started(struct store *s, struct recorder *rec);
+/* The final row of a finalised recorder, with its event. */
+void		 record_row_finished(struct store *s, struct recorder *rec);
+/* A scheduled row that cannot start. */
+void		 record_row_fail(struct store *s, long long id, const char *why);
+/* Rows due to start by horizon (epoch s). */
+struct record_due {
+	long long	 id;
+	long long	 channel;	/* 0: its channel was deleted */
+	char		*variant;
+	char		 format[4];
+	int64_t		 start_at, stop_at;	/* stop_at 0: none */
+};
+int		 record_due(struct store *s, int64_t horizon,
+		    struct record_due **out, size_t *n);
+void		 record_due_free(struct record_due *v, size_t n);
+
 #endif
 
 /* manager.c: every pipeline, the channels they come from, leases. */
@@ -174,7 +288,21 @@ int		 manager_stop(struct manager *m, long long id,
 		    const char *variant, unsigned output, char **cause);
 /* {"pipelines": [...]} (new reference). */
 json_object	*manager_status(struct manager *m);
-/* Idle stops, reaping, status rows, folder cleanup (main thread). */
+/* Starts recording row rec_id of channel id (variant "" or NULL for the
+ * main rendition) in format "ts" or "mp4", from the first keyframe at
+ * or after not_before until stop_at (wall clock s, 0 = none), starting
+ * the channel if needed; the recording keeps it running until it ends.
+ * A recorder of rec_id that exists already is returned as it is.  With
+ * hold, the caller holds it (record_release).  Returns 0 and *out, or -1
+ * with *cause. */
+int		 manager_record_start(struct manager *m, long long id,
+		    const char *variant, long long rec_id, const char *format,
+		    double not_before, double stop_at, int hold,
+		    struct recorder **out, char **cause);
+/* The recorder of row rec_id, held (record_release), or NULL. */
+struct recorder	*manager_record_find(struct manager *m, long long rec_id);
+/* Idle stops, reaping, status rows, recordings and their schedule,
+ * webhook events of the pipelines, folder cleanup (main thread). */
 void		 manager_housekeep(struct manager *m, struct store *s);
 /* Stops every pipeline and waits for them (final status written). */
 void		 manager_shutdown(struct manager *m, struct store *s);

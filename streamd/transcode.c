@@ -932,6 +932,8 @@ emit(struct rendition *r, struct pipeline *p, int i, AVPacket *pkt)
 	if ((r->started & OUTPUT_AUDIO) && r->adts != NULL &&
 	    i == r->audio_os)
 		feedmux_write(r->adts, pkt, 0, 1);
+	if (r->nrec > 0)
+		record_packet(r, p, i, pkt, key);
 }
 
 /* Takes the AudioSpecificConfig from an ADTS header (ISO/IEC 14496-3
@@ -1107,6 +1109,7 @@ rendition_close(struct rendition *r, int final)
 	free(cause);
 	feedmux_close(r->ts);
 	feedmux_close(r->adts);
+	free(r->rec);	/* record_leave has let them go */
 	for (i = 0; i < 2; i++)
 		ostream_close(&r->os[i]);
 	memset(r, 0, sizeof *r);
