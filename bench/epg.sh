@@ -12,8 +12,10 @@
 #                   --enable-debug) for numbers worth comparing
 #   -n CHANNELS     channels (default 1000)
 #   -p PROGRAMMES   programmes per channel (default 100)
-#   -r RUNS         runs of each command; the best time is kept
-#                   (default 3)
+#   -r RUNS         rounds (default 5): each times xmllint, then amps
+#                   right after it, so that both see the same load on a
+#                   shared machine; the ratio reported is the median of
+#                   the rounds' ratios
 #   -k              keep the scratch folder (its path is printed)
 #
 # What it does: generates the guide with tests/blackbox/xmltvgen.py
@@ -21,8 +23,9 @@
 # channels in a scratch folder under /tmp, runs amps init, then times
 # xmllint --stream --noout, the first amps epg-refresh (an empty guide)
 # and later ones (each replaces the 100,000 rows of the one before), and
-# prints wall-clock seconds, the ratio to xmllint, and the peak RSS of
-# each (/usr/bin/time -f %M when it is there, else VmHWM from /proc).
+# prints wall-clock seconds (the median and the best of the rounds), the
+# ratio to xmllint, and the peak RSS of each (/usr/bin/time -f %M when it
+# is there, else VmHWM from /proc; the largest of the rounds).
 # The targets of issue 6: at most 2.0x xmllint's time, peak RSS at most
 # 32 MiB.
 #
@@ -34,7 +37,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=
 channels=1000
 programmes=100
-runs=3
+runs=5
 keep=0
 
 while getopts b:n:p:r:k opt; do
@@ -105,43 +108,58 @@ else
 	}
 fi
 
-# best NAME CMD...: the best of $runs runs; sets best_secs, best_kib
-# (the largest peak).
+# median LIST: the median of the numbers in LIST, split on blanks (the
+# mean of the two in the middle for an even count).
+median()
+{
+	# shellcheck disable=SC2086
+	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 }
+	    END { if (NR % 2) print v[(NR + 1) / 2];
+	    else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# best LIST: the smallest number in LIST.
 best()
 {
-	name=$1
-	shift
-	best_secs=
-	best_kib=0
-	i=0
-	while [ "$i" -lt "$runs" ]; do
-		measure "$@"
-		if [ -z "$best_secs" ] ||
-		    [ "$(echo "$secs < $best_secs" | bc)" -eq 1 ]; then
-			best_secs=$secs
-		fi
-		[ "$kib" -gt "$best_kib" ] && best_kib=$kib
-		i=$((i + 1))
-	done
-	printf '%-34s %7.2f s  %6d KiB\n' "$name" "$best_secs" "$best_kib"
+	# shellcheck disable=SC2086
+	printf '%s\n' $1 | sort -n | sed 1q
 }
 
 size=$(wc -c <guide.xml)
 echo "guide: $channels channels x $programmes programmes," \
-    "$((size / 1000000)) MB; build $build"
-best "xmllint --stream --noout" xmllint --stream --noout guide.xml
-ref=$best_secs
-# The first refresh stores into an empty guide: measured once.
+    "$((size / 1000000)) MB; build $build; $runs rounds"
+# The first refresh stores into an empty guide: one round.
+measure xmllint --stream --noout guide.xml
+first_ref=$secs
 measure "$build/cli/amps" -c amps.conf epg-refresh
 first_secs=$secs first_kib=$kib
-printf '%-34s %7.2f s  %6d KiB   %s\n' "amps epg-refresh (empty guide)" \
-    "$first_secs" "$first_kib" "$(cat out.txt)"
-best "amps epg-refresh (replacing)" "$build/cli/amps" -c amps.conf \
-    epg-refresh
+first_out=$(cat out.txt)
+first_ratio=$(echo "scale=2; $first_secs / $first_ref" | bc)
+
+# Later refreshes replace the guide: $runs rounds.
+refs='' amps='' ratios='' ref_kib=0 amps_kib=0
+i=0
+while [ "$i" -lt "$runs" ]; do
+	measure xmllint --stream --noout guide.xml
+	ref=$secs
+	[ "$kib" -gt "$ref_kib" ] && ref_kib=$kib
+	measure "$build/cli/amps" -c amps.conf epg-refresh
+	[ "$kib" -gt "$amps_kib" ] && amps_kib=$kib
+	refs="$refs $ref" amps="$amps $secs"
+	ratios="$ratios $(echo "scale=3; $secs / $ref" | bc)"
+	i=$((i + 1))
+done
+printf '%-34s %7s    %7s  %9s\n' "" median best "peak RSS"
+printf '%-34s %7.2f s  %7.2f s  %6d KiB\n' "xmllint --stream --noout" \
+    "$(median "$refs")" "$(best "$refs")" "$ref_kib"
+printf '%-34s %7.2f s  %7.2f s  %6d KiB\n' "amps epg-refresh (replacing)" \
+    "$(median "$amps")" "$(best "$amps")" "$amps_kib"
+printf '%-34s %7.2f s  %9s  %6d KiB\n' "amps epg-refresh (empty guide)" \
+    "$first_secs" "" "$first_kib"
+echo "  $first_out"
 echo "  $(cat out.txt)"
-ratio=$(echo "scale=2; $best_secs / $ref" | bc)
-first_ratio=$(echo "scale=2; $first_secs / $ref" | bc)
-echo "ratio to xmllint: $ratio (replacing), $first_ratio (empty guide);" \
-    "target <= 2.0"
-echo "peak RSS: $best_kib KiB (replacing), $first_kib KiB (empty guide);" \
+echo "ratios (replacing):$ratios"
+echo "ratio to xmllint: $(median "$ratios") (replacing, median of $runs)," \
+    "$first_ratio (empty guide); target <= 2.0"
+echo "peak RSS: $amps_kib KiB (replacing), $first_kib KiB (empty guide);" \
     "target <= 32768 KiB"

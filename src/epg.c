@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,13 +28,49 @@
 #include "timefmt.h"
 #include "xmalloc.h"
 
+/* How a refresh runs (the what is in epg.h).  The document is fetched
+ * to an unlinked temporary file (or is the local file), then, in one
+ * transaction opened with the settings of struct bulk:
+ *   the caller's thread parses it with xmlTextReader, one node at a time
+ *   (element names told apart by their pointers into the reader's
+ *   dictionary), matches each programme to its channels, and copies what
+ *   is stored into a slot of a bounded ring (struct queue: 256 slots,
+ *   2 MiB of text at most, each slot's buffers reused, no allocation per
+ *   programme);
+ *   a writer thread, the only user of the connection until it is
+ *   joined, binds each slot to a prepared statement: the rows of the
+ *   source's old guide, read by id a few hundred at a time, are
+ *   overwritten in place (UPDATE by id: no table or programmes_source
+ *   index entry to delete and insert again), new rows are inserted past
+ *   them, and what is left of the old guide is deleted at the end.
+ * So parsing the next programmes overlaps storing the last ones, and the
+ * old guide costs no separate pass.  A parse error or a cancel stops the
+ * writer, a failed statement stops the parser; either way the thread is
+ * joined before the caller rolls back.  The guide keeps its document
+ * order by id, as before; a row takes the id of the old row in its
+ * place, as delete-then-insert also gave when the guide held the
+ * largest ids (recordings.programme_id is only a hint).  Memory stays
+ * flat whatever the guide's size. */
+
 /* Defaults of server.epg_timeout and server.epg_max_size (conf.c). */
 #define EPG_TIMEOUT		300
 #define EPG_MAX_SIZE		536870912LL
 #define EPG_CONNECT_TIMEOUT	30
 #define EPG_MAX_REDIRS		5
-/* Guide rows deleted per statement (see delete_guide). */
-#define EPG_DELETE_ROWS		"128"
+/* Rows of the old guide read per statement (see next_old). */
+#define OLD_ROWS		256
+#define STRINGIFY(x)		STRINGIFY1(x)
+#define STRINGIFY1(x)		#x
+/* The queue between the parser and the writer (see struct queue): its
+ * slots, how many the writer waits for before it wakes, how many the
+ * parser fills before it hands them over, the bytes of text it may hold
+ * before the parser waits, and the largest buffers a slot keeps for the
+ * next programme (so that a few huge ones leave nothing behind). */
+#define QUEUE_SLOTS		256
+#define QUEUE_WAKE		32
+#define QUEUE_BATCH		16
+#define QUEUE_BYTES		(2 * 1024 * 1024)
+#define QUEUE_KEEP		8192
 
 /* Not XML_PARSE_NOENT (no entity is substituted) nor XML_PARSE_DTDLOAD
  * (no external subset is read); NONET in case anything would. */
@@ -70,11 +107,101 @@ struct input {
 	const struct epg_opts *o;
 };
 
+/* The text fields of a programme's row. */
+#define FIELD_TITLE	0
+#define FIELD_DESC	1
+#define FIELD_SUB_TITLE	2
+#define FIELD_CATS	3
+#define FIELD_EPISODE	4
+#define FIELD_ICON	5
+#define NFIELDS		6
+
+/* One programme to store, one row per channel id: a slot of the queue.
+ * Its fields lie in text (length 0: NULL); the buffers are the slot's
+ * and are reused by the programmes after it. */
+struct rec {
+	int64_t		 start;
+	int64_t		 stop;		/* 0: none */
+	long long	 position;
+	size_t		 off[NFIELDS];
+	size_t		 len[NFIELDS];
+	struct buf	 text;
+	long long	*ids;
+	size_t		 nids;
+	size_t		 idsize;
+};
+
+/* The parser (the caller's thread) fills slots; the writer (a thread of
+ * its own, the only one to use the connection until it is joined) stores
+ * them.  Slots from head, count of them, are the writer's; the rest the
+ * parser's.  Each side sleeps only when it cannot go on and is woken
+ * only when the other has a batch for it. */
+struct queue {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 more;		/* the writer waits */
+	pthread_cond_t	 room;		/* the parser waits */
+	struct rec	*slots;
+	size_t		 head;
+	size_t		 count;
+	size_t		 bytes;		/* of the queued slots */
+	int		 wwait;		/* the writer is waiting */
+	int		 pwait;		/* the parser is waiting */
+	int		 done;		/* the parser pushed its last */
+	int		 stop;		/* the parser gave up */
+	int		 failed;	/* -1: storing a row, EIO: reading
+					   or deleting the old guide */
+	char		*error;		/* the writer's, when failed */
+
+	/* The parser's alone: slots filled but not yet counted. */
+	size_t		 tail;
+	size_t		 pfree;		/* known free */
+	size_t		 pending;
+	size_t		 pbytes;
+
+	/* The writer's: the statements, and the rows of the old guide,
+	 * read a few at a time by id, that new rows overwrite. */
+	sqlite3_stmt	*ins;
+	sqlite3_stmt	*upd;
+	sqlite3_stmt	*old;
+	sqlite3_stmt	*del;
+	int64_t		 oldids[OLD_ROWS];
+	size_t		 nold;
+	size_t		 iold;
+	int64_t		 last;		/* the last id read */
+	int		 more_old;
+};
+
+/* The element and attribute names read, looked up once in the reader's
+ * dictionary: the names it returns are from there too, so a name is
+ * told by its pointer (struct parse's word). */
+#define W_TV		0
+#define W_PROGRAMME	1
+#define W_CHANNEL	2
+#define W_DISPLAY_NAME	3
+#define W_TITLE		4
+#define W_SUB_TITLE	5
+#define W_DESC		6
+#define W_CATEGORY	7
+#define W_ICON		8
+#define W_EPISODE_NUM	9
+#define W_START		10
+#define W_STOP		11
+#define W_ID		12
+#define W_SRC		13
+#define W_SYSTEM	14
+#define NWORDS		15
+
+static const char *const xmltv_words[NWORDS] = {
+	"tv", "programme", "channel", "display-name", "title", "sub-title",
+	"desc", "category", "icon", "episode-num", "start", "stop", "id",
+	"src", "system"
+};
+
 /* One parse. */
 struct parse {
 	xmlTextReaderPtr r;
 	struct input	*in;
-	sqlite3_stmt	*ins;
+	struct queue	*q;
 	const char	*source;
 	int		 tvg;		/* match_on tvg_name */
 
@@ -82,6 +209,8 @@ struct parse {
 	size_t		 nchans;
 	struct map	 keys;		/* epg_id or tvg_name -> channels */
 	struct map	 xmltv;		/* tvg_name: XMLTV id -> channels */
+
+	const xmlChar	*word[NWORDS];
 
 	char		*error;		/* the first error */
 	int		 xml_level;	/* of the first libxml2 error */
@@ -102,7 +231,7 @@ struct parse {
 	struct buf	 chan_attr;	/* <programme channel>, normalised */
 	struct buf	 start, stop;
 	struct buf	 title, sub_title, desc, icon, onscreen, ns;
-	json_object	*cats;
+	struct buf	 cats;		/* a JSON array, "]" to come */
 
 	/* The last <programme channel> looked up. */
 	struct buf	 last_key;
@@ -364,17 +493,14 @@ clear_programme(struct parse *p)
 	buf_reset(&p->icon);
 	buf_reset(&p->onscreen);
 	buf_reset(&p->ns);
-	if (p->cats != NULL) {
-		json_object_put(p->cats);
-		p->cats = NULL;
-	}
+	buf_reset(&p->cats);
 }
 
 /* Walks the attributes of the current element (the reader is back on
  * the element afterwards), refusing any value over EPG_MAX_VALUE; want
- * (may be NULL) names the one attribute whose value goes into out. */
+ * (may be NULL) names (W_*) the attributes whose values go into out. */
 static int
-attributes(struct parse *p, const char *const *want, struct buf **out,
+attributes(struct parse *p, const int *want, struct buf **out,
     size_t nwant)
 {
 	const xmlChar	*name, *value;
@@ -392,7 +518,7 @@ attributes(struct parse *p, const char *const *want, struct buf **out,
 			    EPG_MAX_VALUE));
 		}
 		for (i = 0; i < nwant && name != NULL; i++) {
-			if (strcmp((const char *)name, want[i]) == 0) {
+			if (name == p->word[want[i]]) {
 				buf_reset(out[i]);
 				buf_add(out[i], value, len);
 			}
@@ -437,24 +563,24 @@ episode_from_ns(const char *ns, struct buf *out)
 static int
 element(struct parse *p)
 {
-	static const char *const prog_attrs[] = { "start", "stop", "channel" };
-	static const char *const id_attr[] = { "id" };
-	static const char *const src_attr[] = { "src" };
-	static const char *const sys_attr[] = { "system" };
-	const char	*name;
+	static const int prog_attrs[] = { W_START, W_STOP, W_CHANNEL };
+	static const int id_attr[] = { W_ID };
+	static const int src_attr[] = { W_SRC };
+	static const int sys_attr[] = { W_SYSTEM };
+	const xmlChar	*name;
 	struct buf	*outs[3], sys = BUF_INIT;
 	xmlNodePtr	 node;
 	int		 depth, rc = 0;
 
-	name = (const char *)xmlTextReaderConstLocalName(p->r);
+	name = xmlTextReaderConstLocalName(p->r);
 	if (name == NULL)
 		return (fail(p, "an element without a name"));
 	depth = xmlTextReaderDepth(p->r);
 
 	if (depth == 0) {
-		if (strcmp(name, "tv") != 0)
+		if (name != p->word[W_TV])
 			return (fail(p, "not XMLTV: the root element is <%s>, "
-			    "not <tv>", name));
+			    "not <tv>", (const char *)name));
 		node = xmlTextReaderCurrentNode(p->r);
 		if (node != NULL && node->doc != NULL &&
 		    check_entities(p, node->doc->intSubset) != 0)
@@ -465,7 +591,7 @@ element(struct parse *p)
 	if (depth == 1) {
 		p->in_channel = p->in_prog = 0;
 		p->target = NULL;
-		if (strcmp(name, "programme") == 0) {
+		if (name == p->word[W_PROGRAMME]) {
 			clear_programme(p);
 			p->in_prog = 1;
 			outs[0] = &p->start;
@@ -473,7 +599,7 @@ element(struct parse *p)
 			outs[2] = &p->chan_attr;
 			return (attributes(p, prog_attrs, outs, 3));
 		}
-		if (strcmp(name, "channel") == 0) {
+		if (name == p->word[W_CHANNEL]) {
 			p->in_channel = 1;
 			buf_reset(&p->id);
 			buf_reset(&p->names);
@@ -489,7 +615,7 @@ element(struct parse *p)
 	p->first_only = 1;
 	p->text_kind = TEXT_NONE;
 	if (p->in_channel) {
-		if (strcmp(name, "display-name") == 0) {
+		if (name == p->word[W_DISPLAY_NAME]) {
 			buf_reset(&p->text);
 			p->target = &p->text;
 			p->first_only = 0;
@@ -497,23 +623,23 @@ element(struct parse *p)
 		}
 		return (attributes(p, NULL, NULL, 0));
 	}
-	if (strcmp(name, "title") == 0)
+	if (name == p->word[W_TITLE])
 		p->target = &p->title;
-	else if (strcmp(name, "sub-title") == 0)
+	else if (name == p->word[W_SUB_TITLE])
 		p->target = &p->sub_title;
-	else if (strcmp(name, "desc") == 0)
+	else if (name == p->word[W_DESC])
 		p->target = &p->desc;
-	else if (strcmp(name, "category") == 0) {
+	else if (name == p->word[W_CATEGORY]) {
 		buf_reset(&p->text);
 		p->target = &p->text;
 		p->first_only = 0;
 		p->text_kind = TEXT_CATEGORY;
-	} else if (strcmp(name, "icon") == 0) {
+	} else if (name == p->word[W_ICON]) {
 		if (p->icon.len == 0) {
 			outs[0] = &p->icon;
 			return (attributes(p, src_attr, outs, 1));
 		}
-	} else if (strcmp(name, "episode-num") == 0) {
+	} else if (name == p->word[W_EPISODE_NUM]) {
 		outs[0] = &sys;
 		rc = attributes(p, sys_attr, outs, 1);
 		if (rc == 0 && (sys.data == NULL ||
@@ -558,15 +684,6 @@ end_channel(struct parse *p)
 	buf_reset(&p->last_key);
 }
 
-static void
-bind_buf(sqlite3_stmt *st, int i, const struct buf *b)
-{
-	if (b->len == 0)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, b->data, (int)b->len, SQLITE_STATIC);
-}
-
 /* Trims white space at both ends, in place. */
 static void
 trim(struct buf *b)
@@ -586,17 +703,129 @@ trim(struct buf *b)
 	b->data[b->len] = '\0';
 }
 
+/* Hands the slots filled since the last call to the writer, then
+ * waits, when wait is set, until there is a free slot and the queued
+ * text is under QUEUE_BYTES.  Returns 0, or -1 when the writer failed. */
+static int
+queue_publish(struct queue *q, int wait)
+{
+	int	rc;
+
+	pthread_mutex_lock(&q->lock);
+	q->count += q->pending;
+	q->bytes += q->pbytes;
+	q->pending = q->pbytes = 0;
+	if (q->wwait && q->count >= QUEUE_WAKE)
+		pthread_cond_signal(&q->more);
+	while (wait && !q->failed && (q->count == QUEUE_SLOTS ||
+	    (q->count > 0 && q->bytes > QUEUE_BYTES))) {
+		q->pwait = 1;
+		if (q->wwait)
+			pthread_cond_signal(&q->more);
+		pthread_cond_wait(&q->room, &q->lock);
+	}
+	q->pfree = QUEUE_SLOTS - q->count;
+	rc = q->failed ? -1 : 0;
+	pthread_mutex_unlock(&q->lock);
+	return (rc);
+}
+
+/* The parser's next slot to fill, or NULL when the writer failed. */
+static struct rec *
+queue_slot(struct queue *q)
+{
+	if (q->pfree == 0 && queue_publish(q, 1) != 0)
+		return (NULL);
+	return (&q->slots[q->tail]);
+}
+
+/* The slot from queue_slot is filled: it goes to the writer with a few
+ * others, so that the two threads meet once per QUEUE_BATCH.  Returns
+ * 0, or -1 when the writer failed. */
+static int
+queue_push(struct queue *q, const struct rec *r)
+{
+	q->tail = (q->tail + 1) % QUEUE_SLOTS;
+	q->pfree--;
+	q->pending++;
+	q->pbytes += r->text.len + r->nids * sizeof *r->ids;
+	if (q->pending >= QUEUE_BATCH || q->pbytes > QUEUE_BYTES)
+		return (queue_publish(q, 1));
+	return (0);
+}
+
+/* A JSON string, byte for byte as json-c 0.16 writes it with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE (RFC 8259
+ * escapes, control characters as \u00xx), without an object per
+ * category. */
+static void
+json_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char	*run = s, *end = s + len;
+	char		 esc[7];
+	unsigned char	 c;
+
+	buf_addc(b, '"');
+	for (; s < end; s++) {
+		c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		esc[0] = '\\';
+		esc[2] = '\0';
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			esc[6] = '\0';
+			break;
+		}
+		buf_adds(b, esc);
+	}
+	buf_add(b, run, (size_t)(end - run));
+	buf_addc(b, '"');
+}
+
+static void
+rec_field(struct rec *r, int i, const struct buf *b)
+{
+	r->off[i] = r->text.len;
+	r->len[i] = b->len;
+	if (b->len > 0)
+		buf_add(&r->text, b->data, b->len);
+}
+
 static int
 end_programme(struct parse *p)
 {
 	struct map	*m = p->tvg ? &p->xmltv : &p->keys;
 	struct entry	*e;
-	sqlite3_stmt	*st = p->ins;
+	struct rec	*r;
 	struct buf	 key = BUF_INIT;
-	const char	*cats = NULL;
 	int64_t		 start, stop = 0;
 	size_t		 i;
-	int		 rc = 0;
 
 	p->in_prog = 0;
 	p->target = NULL;
@@ -639,39 +868,35 @@ end_programme(struct parse *p)
 	trim(&p->onscreen);
 	if (p->onscreen.len == 0 && p->ns.len > 0)
 		episode_from_ns(p->ns.data, &p->onscreen);
-	if (p->cats != NULL)
-		cats = json_object_to_json_string_ext(p->cats,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
-	sqlite3_bind_text(st, 2, p->source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, p->position++);
-	bind_buf(st, 4, &p->title);
-	sqlite3_bind_int64(st, 5, start);
-	if (stop != 0)
-		sqlite3_bind_int64(st, 6, stop);
-	else
-		sqlite3_bind_null(st, 6);
-	bind_buf(st, 7, &p->desc);
-	bind_buf(st, 8, &p->sub_title);
-	if (cats != NULL)
-		sqlite3_bind_text(st, 9, cats, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 9);
-	bind_buf(st, 10, &p->onscreen);
-	bind_buf(st, 11, &p->icon);
-	for (i = 0; i < e->n; i++) {
-		sqlite3_bind_int64(st, 1, p->chans[e->idx[i]].id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = fail(p, "storing a programme: %s",
-			    sqlite3_errmsg(sqlite3_db_handle(st)));
-			break;
-		}
-		sqlite3_reset(st);
-		p->chans[e->idx[i]].hit = 1;
-		p->rows++;
+	if ((r = queue_slot(p->q)) == NULL)
+		return (fail(p, "%s", p->q->error));
+	r->start = start;
+	r->stop = stop;
+	r->position = p->position++;
+	buf_reset(&r->text);
+	rec_field(r, FIELD_TITLE, &p->title);
+	rec_field(r, FIELD_DESC, &p->desc);
+	rec_field(r, FIELD_SUB_TITLE, &p->sub_title);
+	if (p->cats.len > 0)
+		buf_addc(&p->cats, ']');
+	rec_field(r, FIELD_CATS, &p->cats);
+	rec_field(r, FIELD_EPISODE, &p->onscreen);
+	rec_field(r, FIELD_ICON, &p->icon);
+	if (r->idsize < e->n) {
+		r->ids = xreallocarray(r->ids, e->n, sizeof *r->ids);
+		r->idsize = e->n;
 	}
-	sqlite3_reset(st);
-	return (rc);
+	for (i = 0; i < e->n; i++) {
+		r->ids[i] = p->chans[e->idx[i]].id;
+		/* Counted now: a row that then fails fails the refresh. */
+		p->chans[e->idx[i]].hit = 1;
+	}
+	r->nids = e->n;
+	p->rows += (long long)e->n;
+	if (queue_push(p->q, r) != 0)
+		return (fail(p, "%s", p->q->error));
+	return (0);
 }
 
 static int
@@ -689,11 +914,10 @@ end_element(struct parse *p)
 		} else if (p->text_kind == TEXT_CATEGORY) {
 			trim(&p->text);
 			if (p->text.len > 0) {
-				if (p->cats == NULL)
-					p->cats = json_object_new_array();
-				json_object_array_add(p->cats,
-				    json_object_new_string_len(p->text.data,
-				    (int)p->text.len));
+				buf_addc(&p->cats, p->cats.len == 0 ?
+				    '[' : ',');
+				json_string(&p->cats, p->text.data,
+				    p->text.len);
 			}
 		}
 		p->target = NULL;
@@ -744,7 +968,7 @@ static int
 parse_document(struct parse *p)
 {
 	const xmlChar	*v;
-	size_t		 len;
+	size_t		 len, i;
 	int		 rc, type, empty;
 
 	p->r = xmlReaderForIO(input_read, input_close, p->in, NULL, NULL,
@@ -754,6 +978,14 @@ parse_document(struct parse *p)
 		return (-1);
 	}
 	xmlTextReaderSetStructuredErrorHandler(p->r, xml_error, p);
+	for (i = 0; i < NWORDS; i++) {
+		p->word[i] = xmlTextReaderConstString(p->r,
+		    (const xmlChar *)xmltv_words[i]);
+		if (p->word[i] == NULL) {
+			p->error = xstrdup("cannot start the XML reader");
+			return (-1);
+		}
+	}
 	while ((rc = xmlTextReaderRead(p->r)) == 1) {
 		type = xmlTextReaderNodeType(p->r);
 		switch (type) {
@@ -845,6 +1077,7 @@ parse_free(struct parse *p)
 	buf_free(&p->icon);
 	buf_free(&p->onscreen);
 	buf_free(&p->ns);
+	buf_free(&p->cats);
 	buf_free(&p->last_key);
 	buf_free(&p->norm);
 	memset(p, 0, sizeof *p);
@@ -1186,37 +1419,262 @@ record(struct store *s, const struct source *src, struct epg_result *res,
 	return (rc);
 }
 
-/* Deletes the source's programmes a few rows per statement, so that
- * each statement's journal (see struct bulk) stays small: one DELETE
- * of 100,000 rows would keep the whole guide's pages in memory. */
+/* The next row of the old guide to overwrite, read OLD_ROWS at a time
+ * in the order of ids.  Returns 1 and *id, 0 once none is left, or -1
+ * (q->old not reset, for its error). */
 static int
-delete_guide(struct store *s, const char *name, char **cause)
+next_old(struct queue *q, int64_t *id)
+{
+	int	step;
+
+	if (q->iold == q->nold) {
+		if (!q->more_old)
+			return (0);
+		q->nold = q->iold = 0;
+		sqlite3_bind_int64(q->old, 2, q->last);
+		while ((step = sqlite3_step(q->old)) == SQLITE_ROW)
+			q->oldids[q->nold++] = sqlite3_column_int64(q->old, 0);
+		if (step != SQLITE_DONE)
+			return (-1);
+		sqlite3_reset(q->old);
+		if (q->nold < OLD_ROWS)
+			q->more_old = 0;
+		if (q->nold == 0)
+			return (0);
+		q->last = q->oldids[q->nold - 1];
+	}
+	*id = q->oldids[q->iold++];
+	return (1);
+}
+
+/* Deletes the rows of the old guide that no new row overwrote.
+ * Returns 0, or -1 with the failed statement in *failed (not reset). */
+static int
+delete_old(struct queue *q, sqlite3_stmt **failed)
+{
+	int64_t	id;
+	int	rc;
+
+	while ((rc = next_old(q, &id)) == 1) {
+		sqlite3_bind_int64(q->del, 1, id);
+		if (sqlite3_step(q->del) != SQLITE_DONE) {
+			*failed = q->del;
+			return (-1);
+		}
+		sqlite3_reset(q->del);
+	}
+	if (rc < 0)
+		*failed = q->old;
+	return (rc);
+}
+
+/* Binds a programme's values to the INSERT or the UPDATE (the same
+ * parameter numbers); the text stays in the slot until it is reused. */
+static void
+bind_rec(sqlite3_stmt *st, const struct rec *r)
+{
+	int	f, i;
+
+	sqlite3_bind_int64(st, 3, r->position);
+	sqlite3_bind_int64(st, 5, r->start);
+	if (r->stop != 0)
+		sqlite3_bind_int64(st, 6, r->stop);
+	else
+		sqlite3_bind_null(st, 6);
+	for (f = 0; f < NFIELDS; f++) {
+		/* title, description, sub_title, categories, episode_num,
+		 * icon: parameters 4 and 7 to 11. */
+		i = f == FIELD_TITLE ? 4 : 6 + f;
+		if (r->len[f] == 0)
+			sqlite3_bind_null(st, i);
+		else
+			sqlite3_bind_text(st, i, r->text.data + r->off[f],
+			    (int)r->len[f], SQLITE_STATIC);
+	}
+}
+
+/* Stores one queued programme, a row for each of its channels: over a
+ * row of the old guide while there is one, else a new row.  Returns 0,
+ * or -1 or EIO with the failed statement in *failed (not reset). */
+static int
+store_rec(struct queue *q, const struct rec *r, sqlite3_stmt **failed)
+{
+	sqlite3_stmt	*st;
+	int64_t		 id;
+	size_t		 i;
+	int		 rc, bound = 0;
+
+	for (i = 0; i < r->nids; i++) {
+		if ((rc = next_old(q, &id)) < 0) {
+			*failed = q->old;
+			return (EIO);
+		}
+		if (rc == 1) {
+			st = q->upd;
+			sqlite3_bind_int64(st, 12, id);
+		} else
+			st = q->ins;
+		if ((bound & (st == q->upd ? 1 : 2)) == 0) {
+			bind_rec(st, r);
+			bound |= st == q->upd ? 1 : 2;
+		}
+		sqlite3_bind_int64(st, 1, r->ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			*failed = st;
+			return (-1);
+		}
+		sqlite3_reset(st);
+	}
+	return (0);
+}
+
+/* The writer's failure: the parser stops at its next programme. */
+static void
+writer_fail(struct queue *q, int failed, const char *what,
+    sqlite3_stmt *st)
+{
+	char	*msg;
+
+	msg = xprintf("%s: %s", what, sqlite3_errmsg(sqlite3_db_handle(st)));
+	sqlite3_reset(st);
+	pthread_mutex_lock(&q->lock);
+	q->failed = failed;
+	q->error = msg;
+	pthread_cond_signal(&q->room);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The writer thread: stores what the parser queues, in order, then
+ * deletes what is left of the old guide. */
+static void *
+writer(void *arg)
+{
+	struct queue	*q = arg;
+	struct rec	*r;
+	sqlite3_stmt	*failed;
+	size_t		 n, i, bytes;
+	int		 done, stop, rc;
+
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		while (!q->stop && !q->done && !q->pwait &&
+		    q->count < QUEUE_WAKE) {
+			q->wwait = 1;
+			pthread_cond_wait(&q->more, &q->lock);
+			q->wwait = 0;
+		}
+		n = q->count;
+		done = q->done;
+		stop = q->stop;
+		pthread_mutex_unlock(&q->lock);
+		if (stop)
+			break;
+		if (n > 0) {
+			bytes = 0;
+			for (i = 0; i < n; i++) {
+				r = &q->slots[(q->head + i) % QUEUE_SLOTS];
+				if ((rc = store_rec(q, r, &failed)) != 0) {
+					writer_fail(q, rc, rc == EIO ?
+					    "programmes" : "storing a programme",
+					    failed);
+					return (NULL);
+				}
+				bytes += r->text.len + r->nids * sizeof *r->ids;
+				if (r->text.size > QUEUE_KEEP)
+					buf_free(&r->text);
+				if (r->idsize * sizeof *r->ids > QUEUE_KEEP) {
+					free(r->ids);
+					r->ids = NULL;
+					r->idsize = 0;
+				}
+			}
+			pthread_mutex_lock(&q->lock);
+			q->head = (q->head + n) % QUEUE_SLOTS;
+			q->count -= n;
+			q->bytes -= bytes;
+			if (q->pwait) {
+				/* Not waiting any more, as far as the
+				 * loop above is concerned. */
+				q->pwait = 0;
+				pthread_cond_signal(&q->room);
+			}
+			pthread_mutex_unlock(&q->lock);
+		} else if (done)
+			break;
+	}
+	if (!stop && delete_old(q, &failed) != 0)
+		writer_fail(q, EIO, "programmes", failed);
+	return (NULL);
+}
+
+static void
+queue_free(struct queue *q)
+{
+	size_t	i;
+
+	for (i = 0; i < QUEUE_SLOTS; i++) {
+		buf_free(&q->slots[i].text);
+		free(q->slots[i].ids);
+	}
+	free(q->slots);
+	free(q->error);
+	pthread_cond_destroy(&q->room);
+	pthread_cond_destroy(&q->more);
+	pthread_mutex_destroy(&q->lock);
+}
+
+/* Tells the writer the parse is over (or given up) and waits for it. */
+static void
+queue_end(struct queue *q, pthread_t t, int stop)
+{
+	pthread_mutex_lock(&q->lock);
+	q->count += q->pending;
+	q->bytes += q->pbytes;
+	q->pending = q->pbytes = 0;
+	if (stop)
+		q->stop = 1;
+	else
+		q->done = 1;
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(t, NULL);
+}
+
+static void
+unbind(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+/* The largest programme id before the refresh: the old guide is the
+ * source's rows up to it, new rows get ids above it.  Returns 0, or EIO
+ * with *cause. */
+static int
+max_id(struct store *s, int64_t *id, int *any, char **cause)
 {
 	sqlite3_stmt	*st;
 	int		 step;
 
-	st = store_prepare(s, "DELETE FROM programmes WHERE id IN (SELECT id "
-	    "FROM programmes WHERE source = ? ORDER BY id LIMIT "
-	    EPG_DELETE_ROWS ")", cause);
+	st = store_prepare(s, "SELECT max(id) FROM programmes", cause);
 	if (st == NULL)
 		return (EIO);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	do {
-		step = sqlite3_step(st);
-		sqlite3_reset(st);
-	} while (step == SQLITE_DONE &&
-	    sqlite3_changes(store_db(s)) > 0);
-	sqlite3_clear_bindings(st);
-	if (step != SQLITE_DONE) {
+	step = sqlite3_step(st);
+	*any = step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+	*id = *any ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW) {
 		*cause = db_cause(s, "programmes");
 		return (EIO);
 	}
 	return (0);
 }
 
-/* Replaces the source's programmes from fd, in the open transaction.
- * Returns 0, -1 with *error (a bad guide), or EIO/ECANCELED with
- * *cause. */
+/* Replaces the source's programmes from fd, in the open transaction:
+ * this thread parses, a writer thread stores (struct queue).  Returns
+ * 0, -1 with *error (a bad guide), or EIO/ECANCELED with *cause. */
 static int
 ingest(struct store *s, const struct source *src, int fd, long long max,
     const struct epg_opts *o, struct epg_result *res, char **error,
@@ -1224,50 +1682,97 @@ ingest(struct store *s, const struct source *src, int fd, long long max,
 {
 	struct parse	 p;
 	struct input	 in;
+	struct queue	 q;
 	sqlite3_stmt	*st;
+	pthread_t	 t;
+	int64_t		 old;
 	size_t		 i;
-	int		 rc = EIO;
+	int		 rc = EIO, any;
 
 	memset(&p, 0, sizeof p);
 	memset(&in, 0, sizeof in);
+	memset(&q, 0, sizeof q);
+	pthread_mutex_init(&q.lock, NULL);
+	pthread_cond_init(&q.more, NULL);
+	pthread_cond_init(&q.room, NULL);
+	q.slots = xcalloc(QUEUE_SLOTS, sizeof *q.slots);
 	in.max = max;
 	in.o = o;
 	p.in = &in;
+	p.q = &q;
 	p.source = src->name;
 	p.tvg = src->match_on != NULL && strcmp(src->match_on,
 	    "tvg_name") == 0;
 	if ((in.gz = gzdopen(fd, "rb")) == NULL) {
 		close(fd);
+		queue_free(&q);
 		*cause = xstrdup("cannot start zlib");
 		return (EIO);
 	}
 	gzbuffer(in.gz, 65536);
 
-	if ((rc = load_channels(s, &p, cause)) != 0)
+	if ((rc = load_channels(s, &p, cause)) != 0 ||
+	    (rc = max_id(s, &old, &any, cause)) != 0)
 		goto out;
-	if ((rc = delete_guide(s, src->name, cause)) != 0)
-		goto out;
-	p.ins = store_prepare(s, "INSERT OR FAIL INTO programmes (channel_id, "
+	/* OR FAIL: see struct bulk.  The UPDATE has the INSERT's
+	 * parameter numbers (its ?2, source, stays). */
+	q.ins = store_prepare(s, "INSERT OR FAIL INTO programmes (channel_id, "
 	    "source, position, title, start, \"end\", description, "
 	    "sub_title, categories, episode_num, icon) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cause);
-	if (p.ins == NULL) {
+	if (q.ins != NULL)
+		q.upd = store_prepare(s, "UPDATE OR FAIL programmes SET "
+		    "channel_id = ?1, position = ?3, title = ?4, start = ?5, "
+		    "\"end\" = ?6, description = ?7, sub_title = ?8, "
+		    "categories = ?9, episode_num = ?10, icon = ?11 "
+		    "WHERE id = ?12", cause);
+	if (q.upd != NULL)
+		q.old = store_prepare(s, "SELECT id FROM programmes WHERE "
+		    "source = ? AND id > ? AND id <= ? ORDER BY id LIMIT "
+		    STRINGIFY(OLD_ROWS), cause);
+	if (q.old != NULL)
+		q.del = store_prepare(s, "DELETE FROM programmes WHERE id = ?",
+		    cause);
+	if (q.del == NULL) {
+		rc = EIO;
+		goto out;
+	}
+	sqlite3_bind_text(q.ins, 2, src->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q.old, 1, src->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.old, 3, old);
+	q.last = INT64_MIN;
+	q.more_old = any;
+	/* Past the largest rowid SQLite picks new ids at random, maybe
+	 * among the old ones: then the old guide goes first. */
+	if (any && old == INT64_MAX && delete_old(&q, &st) != 0) {
+		*cause = db_cause(s, "programmes");
+		rc = EIO;
+		goto out;
+	}
+	if (pthread_create(&t, NULL, writer, &q) != 0) {
+		*cause = xstrdup("cannot start the guide writer");
 		rc = EIO;
 		goto out;
 	}
 	rc = parse_document(&p);
-	/* The bindings point into p's buffers. */
-	sqlite3_reset(p.ins);
-	sqlite3_clear_bindings(p.ins);
+	queue_end(&q, t, rc != 0);
+	if (in.cancelled) {
+		*cause = xstrdup("cancelled");
+		rc = ECANCELED;
+		goto out;
+	}
+	if (q.failed == EIO) {
+		*cause = q.error;
+		q.error = NULL;
+		rc = EIO;
+		goto out;
+	}
+	if (rc == 0 && q.failed != 0)
+		rc = fail(&p, "%s", q.error);
 	if (rc != 0) {
-		if (in.cancelled) {
-			*cause = xstrdup("cancelled");
-			rc = ECANCELED;
-		} else {
-			*error = p.error;
-			p.error = NULL;
-			rc = -1;
-		}
+		*error = p.error;
+		p.error = NULL;
+		rc = -1;
 		goto out;
 	}
 	res->programmes = p.rows;
@@ -1291,6 +1796,12 @@ ingest(struct store *s, const struct source *src, int fd, long long max,
 	rc = 0;
 
 out:
+	/* The bindings point into the slots and src. */
+	unbind(q.ins);
+	unbind(q.upd);
+	unbind(q.old);
+	unbind(q.del);
+	queue_free(&q);
 	parse_free(&p);
 	gzclose(in.gz);
 	return (rc);

@@ -240,6 +240,28 @@ START_TEST(test_epg_id)
 	epg_result_clear(&res);
 	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 15);
 	free(doc);
+
+	/* A guide that shrinks leaves nothing of the bigger one behind, and
+	 * one that grows again keeps every programme once. */
+	doc = guide(ids, 1, 2);
+	tu_write_file(path, doc);
+	free(doc);
+	ck_assert_int_eq(refresh("main", &res), 0);
+	ck_assert_int_eq(res.programmes, 2);
+	epg_result_clear(&res);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	    "source = 'main'"), 2);
+	v = guide_sum();
+	ck_assert_msg(strncmp(v, "2:1|main|Show 0 & co|", 21) == 0, "%s", v);
+	free(v);
+	doc = guide(ids, 4, 7);
+	tu_write_file(path, doc);
+	free(doc);
+	ck_assert_int_eq(refresh("main", &res), 0);
+	ck_assert_int_eq(res.programmes, 21);
+	epg_result_clear(&res);
+	ck_assert_int_eq(query_int("SELECT count(*) FROM (SELECT DISTINCT "
+	    "channel_id, start FROM programmes WHERE source = 'main')"), 21);
 	free(path);
 }
 END_TEST
