@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "catalog.h"
+#include "channel.h"
 #include "ctl.h"
 #include "log.h"
 #include "route.h"
@@ -274,6 +276,31 @@ allow(const struct request *r, struct response *resp)
 	    r->role == AUTH_ADMIN ? "admin" : "viewer");
 }
 
+/* A recording or clip of channel id: whenever it was made, but under
+ * the channel's region rules while the channel exists. */
+static void
+recording(struct request *r, struct response *resp, long long id)
+{
+	struct channel	*ch = NULL;
+	char		*cause = NULL;
+	int		 error;
+
+	error = catalog_channel_get(r->store, id, &ch, &cause);
+	if (error == 0)
+		error = access_channel(ch, r->region, -1, &cause);
+	channel_free(ch);
+	if (error != 0 && error != ENOENT) {
+		if (error == EACCES)
+			log_warn("auth", "%s %s: %s", r->method, r->path,
+			    cause);
+		response_error(resp, route_status(error), "%s", cause);
+		free(cause);
+		return;
+	}
+	free(cause);
+	allow(r, resp);
+}
+
 void
 authz_process(struct request *r, struct response *resp)
 {
@@ -294,18 +321,15 @@ authz_process(struct request *r, struct response *resp)
 	}
 	kind = access_media(r->path, &id, &tail);
 	if (kind == ACCESS_NONE) {
-		/* Other media (recordings): credentials only. */
-		if (strncmp(r->path, "/rec/", 5) != 0) {
-			response_error(resp, 404, "not a media path: %s",
-			    r->path);
-			return;
-		}
-		if (route_auth(r, resp, 0) == 0)
-			allow(r, resp);
+		response_error(resp, 404, "not a media path: %s", r->path);
 		return;
 	}
 	if (route_auth(r, resp, id) != 0)
 		return;
+	if (kind == ACCESS_REC) {
+		recording(r, resp, id);
+		return;
+	}
 
 	/* "index.m3u8", "hd/index.m3u8": the folder is the variant. */
 	variant[0] = '\0';

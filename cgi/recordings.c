@@ -24,6 +24,7 @@
 
 #include <sqlite3.h>
 
+#include "access.h"
 #include "catalog.h"
 #include "channel.h"
 #include "ctl.h"
@@ -60,7 +61,9 @@ row_json(struct request *r, sqlite3_stmt *st)
 {
 	json_object	*o = json_object_new_object();
 	const char	*name, *state;
-	char		 t[TIMEFMT_BUFSIZE], *base, *url;
+	char		 t[TIMEFMT_BUFSIZE], token[ACCESS_TOKEN_MAX];
+	char		*base, *url, *full;
+	long long	 ch;
 	int		 i, n = sqlite3_column_count(st), type;
 
 	for (i = 0; i < n; i++) {
@@ -94,16 +97,27 @@ row_json(struct request *r, sqlite3_stmt *st)
 			json_object_object_add(o, name, json_object_new_string(
 			    (const char *)sqlite3_column_text(st, i)));
 	}
-	/* The web server serves media_root/rec/ itself (after the
-	 * authorizer: the same credentials as the API). */
+	/* The web server serves media_root/rec/ itself, after the
+	 * authorizer: with auth on (or a region to carry), the URL has the
+	 * signed prefix of the file's channel, as playlists hand out. */
 	state = (const char *)sqlite3_column_text(st, 6);
 	if (sqlite3_column_type(st, 5) != SQLITE_NULL && state != NULL &&
 	    (strcmp(state, "recording") == 0 || strcmp(state, "stopped") ==
 	    0 || strcmp(state, "interrupted") == 0 || strcmp(state,
 	    "ready") == 0)) {
 		base = request_base_url(r);
-		url = xprintf("%s/%s", base, sqlite3_column_text(st, 5));
-		json_object_object_add(o, "url", json_object_new_string(url));
+		url = xprintf("/%s", sqlite3_column_text(st, 5));
+		token[0] = '\0';
+		if (r->site->secret != NULL && (r->site->auth_enabled ||
+		    r->region != NULL) &&
+		    access_media(url, &ch, NULL) == ACCESS_REC)
+			access_sign(r->site->secret, ch, access_expiry(
+			    time(NULL), r->site->media_url_ttl), r->region,
+			    token);
+		full = xprintf("%s%s%s%s", base, token[0] != '\0' ?
+		    ACCESS_PREFIX : "", token, url);
+		json_object_object_add(o, "url", json_object_new_string(full));
+		free(full);
 		free(url);
 		free(base);
 	} else

@@ -27,6 +27,7 @@ static const struct {
 	{ "/stream/", ACCESS_STREAM, 0 },
 	{ "/audio/", ACCESS_AUDIO, 0 },
 	{ "/ws/", ACCESS_WS, 0 },
+	{ "/rec/", ACCESS_REC, 1 },
 };
 
 int
@@ -240,7 +241,7 @@ int
 access_channel(const struct channel *ch, const char *region, int64_t now,
     char **cause)
 {
-	if (!channel_in_window(ch, now)) {
+	if (now >= 0 && !channel_in_window(ch, now)) {
 		*cause = xprintf("stream %lld is not on now", ch->id);
 		return (ENOENT);
 	}

@@ -33,6 +33,7 @@ enum access_kind {
 	ACCESS_STREAM,		/* /stream/<id> */
 	ACCESS_AUDIO,		/* /audio/<id> */
 	ACCESS_WS,		/* /ws/<id> */
+	ACCESS_REC,		/* /rec/<id>/...: recordings and clips */
 };
 
 /* The role a credential carries (cgi/request.h has the same order). */
@@ -97,7 +98,7 @@ int	 access_credential(struct store *s, const char *token_hash,
 /* Whether a viewer of region (normalised, or NULL when unknown) may
  * watch ch at time now: 0; EACCES when its region rules refuse the
  * viewer; ENOENT when ch is outside its time window (P6: it does not
- * exist then).  *cause is set (caller frees) when not 0. */
+ * exist then).  A negative now skips the window (recordings).  *cause is set (caller frees) when not 0. */
 int	 access_channel(const struct channel *ch, const char *region,
 	    int64_t now, char **cause);
 

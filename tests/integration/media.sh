@@ -32,6 +32,11 @@
 #               it; one 10 segments ahead is a 400;
 #   WebSocket   /ws/1 through the web server carries MPEG-TS that ffprobe
 #               reads (?token= and a signed URL); without a token, 401;
+#   recording   a recording of channel 3 started and stopped through the
+#               API is served by the web server at its signed URL (the
+#               same bytes; ffprobe, decode), with ?token=, and refused
+#               without credentials (401), with another channel's signed
+#               URL (401) and from DE (403);
 #   viewers     two concurrent viewers of /stream/1 share one pipeline
 #               (amps tuners --json), both captures decode, /api/status
 #               counts 2 viewers while they watch and 0 after; a third
@@ -628,6 +633,47 @@ md_run()
 	    >ws4.out 2>ws4.err || rc=$?
 	assert_match "$S: WebSocket with a wrong token ($(cat ws4.err))" \
 	    '^status=401$' "$(cat ws4.out)"
+
+	note "$S: a recording of channel 3 (A4), served by the web server"
+	hc_req POST /api/streams/3/recordings/start --max-time 30 \
+	    -H "X-Amps-Token: $TOKEN" -H 'Content-Type: application/json' \
+	    --data '{"format": "ts"}'
+	hc_expect "$S: start a recording" 201
+	rec=$(jq -r .id "$HC_B")
+	case $rec in
+	''|*[!0-9]*) fail "$S: no recording id in: $(hc_body)" ;;
+	esac
+	sleep 4
+	hc_req POST /api/streams/3/recordings/stop --max-time 30 \
+	    -H "X-Amps-Token: $TOKEN" -H 'Content-Type: application/json' \
+	    --data "{\"id\": $rec}"
+	hc_expect "$S: stop the recording" 200
+	hc_req GET "/api/recordings/$rec" -H "X-Api-Key: $KEY"
+	hc_expect "$S: the recording" 200
+	jq -e '.state == "stopped" and .bytes > 0' "$HC_B" >/dev/null ||
+	    fail "$S: recording $rec: $(hc_body)"
+	rec_url=$(jq -r .url "$HC_B")
+	rec_file=$(jq -r .file "$HC_B")
+	printf '%s\n' "$rec_url" | grep -Eq \
+	    "^$HC_BASE/m/[0-9]+\\.-\\.[0-9a-f]{32}/$rec_file\$" ||
+	    fail "$S: the recording's URL is not signed: $rec_url"
+	curl -sS --max-time 20 -o rec.ts -w '%{http_code}' "$rec_url" \
+	    >rec.code || fail "$S: GET $rec_url"
+	assert_eq "$S: the signed recording URL" 200 "$(cat rec.code)"
+	cmp -s rec.ts "$MEDIA/${rec_file#rec/}" 2>/dev/null ||
+	    cmp -s rec.ts "$MEDIA/$rec_file" ||
+	    fail "$S: the web server sent other bytes than $rec_file"
+	assert_eq "$S: ffprobe of the recording" "aac;h264 320x240;" \
+	    "$(probe rec.ts | sed 's/ \([0-9]*\) \([0-9]*\)$/ \1x\2/' | sort |
+	    tr '\n' ';')"
+	decode rec.ts
+	refused "$S: a recording without credentials" 401 "/$rec_file"
+	refused "$S: a recording with channel 1's signed URL" 401 \
+	    "/m/$TOK1/$rec_file"
+	refused "$S: a recording of channel 3 from DE" 403 "/$rec_file?$key" \
+	    -H 'CF-IPCountry: DE'
+	hc_req GET "/$rec_file?$key"
+	hc_expect "$S: the recording with ?token=" 200
 
 	note "$S: two viewers of /stream/1 share one pipeline"
 	curl -s --max-time 10 -o v1.raw "$HC_BASE/stream/1?$key" &

@@ -71,7 +71,13 @@ START_TEST(test_media)
 	ck_assert_int_eq(access_media("/stream/", &id, NULL), ACCESS_NONE);
 	ck_assert_int_eq(access_media("/stream/99999999999999999999", &id,
 	    NULL), ACCESS_NONE);
+	/* Recordings live in their channel's folder. */
+	ck_assert_int_eq(access_media("/rec/4/17.mp4", &id, &tail),
+	    ACCESS_REC);
+	ck_assert_int_eq(id, 4);
+	ck_assert_str_eq(tail, "17.mp4");
 	ck_assert_int_eq(access_media("/rec/a.mp4", &id, NULL), ACCESS_NONE);
+	ck_assert_int_eq(access_media("/rec/4", &id, NULL), ACCESS_NONE);
 	ck_assert_int_eq(access_media("/api/streams", &id, NULL),
 	    ACCESS_NONE);
 }
@@ -181,6 +187,17 @@ START_TEST(test_channel)
 	ck_assert_ptr_nonnull(strstr(cause, "DE"));
 	free(cause);
 	cause = NULL;
+	/* Outside its window: gone, unless the time does not matter (a
+	 * recording); the region rules still hold then. */
+	ch.schedule.start = 2000;
+	ck_assert_int_eq(access_channel(&ch, "FR", 1000, &cause), ENOENT);
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(access_channel(&ch, "FR", -1, &cause), 0);
+	ck_assert_int_eq(access_channel(&ch, "DE", -1, &cause), EACCES);
+	free(cause);
+	cause = NULL;
+	ch.schedule.start = 0;
 	strlist_add(&ch.regions_allowed, "FR");
 	ck_assert_int_eq(access_channel(&ch, NULL, 1000, &cause), EACCES);
 	free(cause);
