@@ -321,7 +321,15 @@ authz_process(struct request *r, struct response *resp)
 	}
 	kind = access_media(r->path, &id, &tail);
 	if (kind == ACCESS_NONE) {
-		response_error(resp, 404, "not a media path: %s", r->path);
+		/* Other files under /rec/ (put there by the operator):
+		 * credentials only. */
+		if (strncmp(r->path, "/rec/", 5) != 0) {
+			response_error(resp, 404, "not a media path: %s",
+			    r->path);
+			return;
+		}
+		if (route_auth(r, resp, 0) == 0)
+			allow(r, resp);
 		return;
 	}
 	if (route_auth(r, resp, id) != 0)

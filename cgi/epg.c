@@ -226,17 +226,18 @@ struct guide_rows {
 	const char	*id;
 };
 
-/* epg_programme_cb: one programme of an EPG source. */
+/* epg_programme_cb: one programme into the XMLTV. */
 static int
-put_guide_row(const struct program *p, void *arg)
+put_guide_row(const struct program *p, long long rowid, const char *source,
+    void *arg)
 {
 	struct guide_rows	*gr = arg;
 
 	return (xmltv_programme(gr->g->x, gr->id, p) != 0 ? -1 : 0);
 }
 
-/* Second pass: the channel's programmes (next_programs, then those of
- * the EPG sources, G3). */
+/* Second pass: the channel's programmes (next_programs and those of the
+ * EPG sources, G3, by start time). */
 static int
 put_programmes(struct channel *ch, void *arg)
 {
@@ -244,19 +245,12 @@ put_programmes(struct channel *ch, void *arg)
 	struct guide_rows	 gr;
 	char			*cause = NULL;
 	int			 rc;
-	const struct program	*p;
 	const char		*id;
 	char			 buf[32];
-	size_t			 i;
 
 	id = channel_epg_key(ch, buf, sizeof buf);
 	if (!keyset_has(&g->keys, id))
 		return (0);
-	for (i = 0; i < ch->next_programs.n; i++) {
-		p = schema_list_at(&program_schema, &ch->next_programs, i);
-		if (xmltv_programme(g->x, id, p) != 0)
-			return (-1);
-	}
 	gr.g = g;
 	gr.id = id;
 	rc = epg_programmes_each(g->store, ch->id, put_guide_row, &gr,
@@ -339,25 +333,31 @@ string_or_null(const char *s)
 	return (s != NULL ? json_object_new_string(s) : NULL);
 }
 
-/* epg_programme_cb: one programme of an EPG source into a JSON array. */
+/* epg_programme_cb: one programme into a JSON array, with its id and
+ * source. */
 static int
-add_json_row(const struct program *p, void *arg)
+add_json_row(const struct program *p, long long rowid, const char *source,
+    void *arg)
 {
-	json_object_array_add(arg, schema_to_json(&program_schema, p,
-	    SCHEMA_JSON_ALL));
+	json_object	*o;
+
+	o = schema_to_json(&program_schema, p, SCHEMA_JSON_ALL);
+	json_object_object_add(o, "id", json_object_new_int64(rowid));
+	json_object_object_add(o, "source", string_or_null(source));
+	json_object_array_add(arg, o);
 	return (0);
 }
 
 /* One channel of /api/epg; its programmes as /api/streams/<id>/programs
- * writes them, every key present (null when unset), then those of the
- * EPG sources. */
+ * writes them, every key present (null when unset), with the id that
+ * POST /api/streams/<id>/recordings/start takes and the guide source
+ * they came from (null: next_programs). */
 static int
 put_json_channel(struct channel *ch, void *arg)
 {
 	struct guide	*g = arg;
 	json_object	*o, *programs;
 	char		 buf[32], *cause = NULL;
-	size_t		 i;
 
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(ch->id));
@@ -368,10 +368,6 @@ put_json_channel(struct channel *ch, void *arg)
 	json_object_object_add(o, "group", string_or_null(ch->group));
 	json_object_object_add(o, "logo", string_or_null(ch->logo));
 	programs = json_object_new_array();
-	for (i = 0; i < ch->next_programs.n; i++)
-		json_object_array_add(programs, schema_to_json(&program_schema,
-		    schema_list_at(&program_schema, &ch->next_programs, i),
-		    SCHEMA_JSON_ALL));
 	if (epg_programmes_each(g->store, ch->id, add_json_row, programs,
 	    &cause) != 0) {
 		if (cause != NULL)

@@ -2096,9 +2096,9 @@ epg_programmes_each(struct store *s, long long channel_id,
 	int		 step = SQLITE_DONE, rc = 0;
 
 	st = store_prepare(s, "SELECT title, start, \"end\", description, "
-	    "sub_title, categories, episode_num, icon FROM programmes "
-	    "WHERE channel_id = ? AND source IS NOT NULL "
-	    "ORDER BY start, position", cause);
+	    "sub_title, categories, episode_num, icon, id, source "
+	    "FROM programmes WHERE channel_id = ? "
+	    "ORDER BY start, source IS NOT NULL, position", cause);
 	if (st == NULL)
 		return (EIO);
 	sqlite3_bind_int64(st, 1, channel_id);
@@ -2124,7 +2124,8 @@ epg_programmes_each(struct store *s, long long channel_id,
 					    json_object_get_string(v);
 			}
 		}
-		rc = cb(&p, arg);
+		rc = cb(&p, sqlite3_column_int64(st, 8), (const char *)
+		    sqlite3_column_text(st, 9), arg);
 		free(p.categories.v);
 		json_object_put(j);
 	}

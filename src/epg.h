@@ -96,11 +96,14 @@ int	 epg_refresh_all(struct store *s, const struct epg_opts *o, int due,
  * interval.  Returns 0, or EIO with *cause. */
 int	 epg_next_due(struct store *s, int64_t *when, char **cause);
 
-/* For /epg.xml: calls cb with each guide programme of a channel (those
- * from every source), by start time.  p is valid during the call only.
- * cb returns non-zero to stop (that value is returned).  Returns 0, or
- * EIO with *cause. */
-typedef int (*epg_programme_cb)(const struct program *p, void *arg);
+/* For /epg.xml and /api/epg: calls cb with each programme of a channel,
+ * its next_programs (source NULL) and those of every guide source, by
+ * start time, with the row's id (what a timed recording names) and its
+ * source.  p and source are valid during the call only.  cb returns
+ * non-zero to stop (that value is returned).  Returns 0, or EIO with
+ * *cause. */
+typedef int (*epg_programme_cb)(const struct program *p, long long id,
+    const char *source, void *arg);
 int	 epg_programmes_each(struct store *s, long long channel_id,
 	    epg_programme_cb cb, void *arg, char **cause);
 

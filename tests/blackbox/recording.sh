@@ -348,8 +348,16 @@ P0=$(($(date +%s) + 8))
 api PUT /api/streams/1/programs \
     "[{\"title\":\"Over\",\"start\":\"$(iso $((P0 - 900)))\",\"end\":\"$(iso $((P0 - 600)))\"},{\"title\":\"Show\",\"start\":\"$(iso "$P0")\",\"end\":\"$(iso $((P0 + 4)))\"}]"
 expect 200 "put programmes"
-PROG=$(sqlite3 "$DB" "SELECT id FROM programmes WHERE channel_id = 1 AND title = 'Show'")
-OVER=$(sqlite3 "$DB" "SELECT id FROM programmes WHERE channel_id = 1 AND title = 'Over'")
+# A client finds a programme's id in the JSON guide.
+api GET "/api/epg?ids=1"
+expect 200 "the guide"
+PROG=$(field '.channels[0].programs[] | select(.title == "Show") | .id')
+OVER=$(field '.channels[0].programs[] | select(.title == "Over") | .id')
+assert_eq "the guide's ids are the rows'" \
+    "$(sqlite3 "$DB" "SELECT id FROM programmes WHERE channel_id = 1 AND title = 'Show'")" \
+    "$PROG"
+assert_eq "a next_programs entry has no guide source" null \
+    "$(field '.channels[0].programs[] | select(.title == "Show") | .source')"
 reject 409 POST /api/streams/1/recordings/start "{\"programme_id\":$OVER}"
 reject 404 POST /api/streams/2/recordings/start "{\"programme_id\":$PROG}"
 api POST /api/streams/1/recordings/start \

@@ -51,6 +51,23 @@ query_int(const char *sql)
 	return (v);
 }
 
+/* query_int with an id and a text bound to its two parameters. */
+static long long
+query_int_id(const char *sql, long long id, const char *text)
+{
+	sqlite3_stmt	*q;
+	long long	 v;
+
+	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
+		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return (v);
+}
+
 /* The first column of the first row as text ("" for NULL; caller frees). */
 static char *
 query_text(const char *sql)
@@ -617,11 +634,16 @@ START_TEST(test_unknown_cancel_missing)
 END_TEST
 
 static int
-count_each(const struct program *p, void *arg)
+count_each(const struct program *p, long long id, const char *source,
+    void *arg)
 {
 	int	*n = arg;
 
 	ck_assert_ptr_nonnull(p->title);
+	/* The row it came from, and its source. */
+	ck_assert_int_eq(query_int_id("SELECT count(*) FROM programmes WHERE "
+	    "id = ? AND title = ?", id, p->title), 1);
+	ck_assert_ptr_nonnull(source);
 	if (strcmp(p->title, "B") == 0) {
 		ck_assert_int_eq(p->categories.n, 2);
 		ck_assert_str_eq(p->categories.v[1], "y\"z");
