@@ -26,15 +26,9 @@ static char		*cause;
 static void
 setup(void)
 {
-	char	*path;
-
 	cause = NULL;
 	dir = tu_tmpdir();
-	if (asprintf(&path, "%s/amps.db", dir) < 0)
-		ck_abort_msg("asprintf failed");
-	if (store_open(path, STORE_CREATE | STORE_MIGRATE, &st, &cause) != 0)
-		ck_abort_msg("store_open: %s", cause);
-	free(path);
+	st = tu_store(dir);
 }
 
 static void
@@ -59,29 +53,6 @@ teardown(void)
 	free(cause);							\
 	cause = NULL;							\
 } while (0)
-
-static void
-exec_ok(const char *sql)
-{
-	char	*msg = NULL;
-
-	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, msg);
-}
-
-static long long
-query_int(const char *sql)
-{
-	sqlite3_stmt	*q;
-	long long	 v;
-
-	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
-	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return (v);
-}
 
 /* Validates JSON against a schema into obj, as the API does. */
 static void
@@ -163,9 +134,9 @@ START_TEST(test_put_get)
 	ck_assert_int_eq(back->scheduled, 1);
 	ck_assert_uint_eq(back->adaptive_bitrates.n, 2);
 	ck_assert_uint_eq(back->next_programs.n, 2);
-	ck_assert_int_eq(query_int("SELECT sched_start FROM channels"),
+	ck_assert_int_eq(tu_sql_int(st, "SELECT sched_start FROM channels"),
 	    ch->schedule.start);
-	ck_assert_int_eq(query_int("SELECT sched_end FROM channels"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT sched_end FROM channels"), 0);
 	channel_free(back);
 	back = NULL;
 
@@ -188,8 +159,8 @@ START_TEST(test_put_get)
 	ck_rc(catalog_channel_get(st, 5, &back, &cause), 0);
 	ck_assert(schema_equal(&channel_schema, ch, back));
 	ck_assert_int_eq(back->scheduled, 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM variants"), 1);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM variants"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 0);
 	channel_free(back);
 	channel_free(ch);
 
@@ -231,8 +202,8 @@ START_TEST(test_create_update)
 	channel_free(ch);
 
 	/* Nothing of a rejected write is left. */
-	ck_assert_int_eq(query_int("SELECT count(*) FROM channels"), 1);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM variants"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM channels"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM variants"), 0);
 }
 END_TEST
 
@@ -304,8 +275,8 @@ START_TEST(test_tombstone)
 	ck_assert_int_eq(m.dirty, 1);
 	ck_assert_int_eq(m.api, 0);
 	ck_listed(NULL, "2");
-	ck_assert_int_eq(query_int("SELECT count(*) FROM variants"), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM variants"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 0);
 	ck_rc(catalog_channel_ids(st, &ids, &n, &cause), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(ids[0], 1);
@@ -334,12 +305,12 @@ START_TEST(test_tombstone)
 
 	/* Without CATALOG_API the row goes with its children. */
 	put(3, full, 0);
-	exec_ok("INSERT INTO pipeline_status (channel_id, state) "
+	tu_sql(st, "INSERT INTO pipeline_status (channel_id, state) "
 	    "VALUES (3, 'running')");
 	ck_rc(catalog_channel_delete(st, 3, 0, &cause), 0);
 	ck_rc(catalog_channel_meta(st, 3, &m, &cause), ENOENT);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM variants"), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM pipeline_status"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM variants"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM pipeline_status"), 0);
 	ck_rc(catalog_channel_delete(st, 3, 0, &cause), ENOENT);
 }
 END_TEST
@@ -425,7 +396,7 @@ START_TEST(test_filter_ids_groups)
 	ck_listed(&f, "2");
 	strlist_free(&groups);
 	ck_listed(&f, "");
-	ck_assert_int_eq(query_int("SELECT count(*) FROM channels"), 6);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM channels"), 6);
 }
 END_TEST
 
@@ -611,7 +582,7 @@ START_TEST(test_programs_put)
 	struct channel	*ch = NULL;
 
 	put(1, full, 0);
-	exec_ok("INSERT INTO programmes (channel_id, source, title, start) "
+	tu_sql(st, "INSERT INTO programmes (channel_id, source, title, start) "
 	    "VALUES (1, 'guide', 'From the guide', 100)");
 	p = schema_list_add(&program_schema, &progs);
 	p->title = strdup("Replaced");
@@ -624,7 +595,7 @@ START_TEST(test_programs_put)
 	ck_assert_int_eq(p->start, at("2026-01-01T20:00:00Z"));
 	ck_assert_uint_eq(ch->adaptive_bitrates.n, 2);
 	channel_free(ch);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes "
 	    "WHERE source = 'guide'"), 1);
 	ck_assert_int_eq(meta(1).dirty, 1);
 	ck_rc(catalog_programs_put(st, 2, &progs, CATALOG_API, &cause),
@@ -632,7 +603,7 @@ START_TEST(test_programs_put)
 	p = schema_list_add(&program_schema, &progs);
 	ck_rc(catalog_programs_put(st, 1, &progs, CATALOG_API, &cause),
 	    EINVAL);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 2);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 2);
 	schema_list_free(&program_schema, &progs);
 }
 END_TEST
@@ -693,7 +664,7 @@ START_TEST(test_keys)
 	k.role = admin;
 	ck_rc(catalog_key_put(st, &k, CATALOG_CREATE, &cause), 0);
 	/* A key from the file has no creation time: an import takes none. */
-	ck_assert_int_eq(query_int("SELECT created FROM api_keys"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT created FROM api_keys"), 0);
 	ck_rc(catalog_key_put(st, &k, CATALOG_CREATE, &cause), EEXIST);
 	ck_rc(catalog_key_check(st, "correct horse battery", &role, &cause),
 	    0);
@@ -723,7 +694,7 @@ START_TEST(test_keys)
 	catalog_hash_key("another key value", hash);
 	k.key_hash = hash;
 	ck_rc(catalog_key_put(st, &k, CATALOG_API, &cause), 0);
-	ck_assert_int_gt(query_int("SELECT created FROM api_keys "
+	ck_assert_int_gt(tu_sql_int(st, "SELECT created FROM api_keys "
 	    "WHERE name = 'box'"), 0);
 	ck_rc(catalog_key_check(st, "another key value", &role, &cause), 0);
 	ck_assert_str_eq(role, "viewer");
@@ -795,10 +766,10 @@ START_TEST(test_epg_sources)
 	    "\"/srv/b.xml\", \"refresh_interval_minutes\": 60 } ]");
 	ck_rc(catalog_epg_sources_set(st, &l, &cause), 0);
 	schema_list_free(&epg_source_schema, &l);
-	exec_ok("UPDATE epg_sources SET last_status = 'ok', etag = 'W/1', "
+	tu_sql(st, "UPDATE epg_sources SET last_status = 'ok', etag = 'W/1', "
 	    "programmes = 12 WHERE name = 'a'");
-	exec_ok("INSERT INTO channels (id, name) VALUES (1, 'x')");
-	exec_ok("INSERT INTO programmes (channel_id, source, title) "
+	tu_sql(st, "INSERT INTO channels (id, name) VALUES (1, 'x')");
+	tu_sql(st, "INSERT INTO programmes (channel_id, source, title) "
 	    "VALUES (1, 'b', 'from b'), (1, 'a', 'from a')");
 
 	/* Reordered, a changed: a keeps its refresh status. */
@@ -815,7 +786,7 @@ START_TEST(test_epg_sources)
 	ck_assert_str_eq(e->url, "https://a/other.xml");
 	ck_assert_str_eq(e->match_on, "epg_id");
 	schema_list_free(&epg_source_schema, &back);
-	ck_assert_int_eq(query_int("SELECT last_status = 'ok' AND "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT last_status = 'ok' AND "
 	    "etag = 'W/1' AND programmes = 12 FROM epg_sources "
 	    "WHERE name = 'a'"), 1);
 
@@ -824,9 +795,9 @@ START_TEST(test_epg_sources)
 	list_load(&epg_source_schema, &l, "[ { \"name\": \"a\", \"url\": "
 	    "\"https://a/other.xml\" } ]");
 	ck_rc(catalog_epg_sources_set(st, &l, &cause), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM epg_sources"), 1);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 1);
-	ck_assert_int_eq(query_int("SELECT last_status = 'ok' "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM epg_sources"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT last_status = 'ok' "
 	    "FROM epg_sources"), 1);
 
 	/* Two of one name are refused, and nothing changes. */
@@ -834,11 +805,11 @@ START_TEST(test_epg_sources)
 	    "\"/x\" } ]");
 	ck_rc(catalog_epg_sources_set(st, &l, &cause), EINVAL);
 	schema_list_free(&epg_source_schema, &l);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM epg_sources"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM epg_sources"), 1);
 
 	/* An empty list removes them all. */
 	ck_rc(catalog_epg_sources_set(st, &l, &cause), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM epg_sources"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM epg_sources"), 0);
 }
 END_TEST
 

@@ -28,29 +28,6 @@ static char		*dir;
 static struct store	*st;
 static char		*cause;
 
-static void
-exec_ok(const char *sql)
-{
-	char	*msg = NULL;
-
-	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, msg);
-}
-
-static long long
-query_int(const char *sql)
-{
-	sqlite3_stmt	*q;
-	long long	 v;
-
-	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
-	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return (v);
-}
-
 /* query_int with an id and a text bound to its two parameters. */
 static long long
 query_int_id(const char *sql, long long id, const char *text)
@@ -68,28 +45,11 @@ query_int_id(const char *sql, long long id, const char *text)
 	return (v);
 }
 
-/* The first column of the first row as text ("" for NULL; caller frees). */
-static char *
-query_text(const char *sql)
-{
-	sqlite3_stmt		*q;
-	const unsigned char	*t;
-	char			*v;
-
-	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
-	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	t = sqlite3_column_text(q, 0);
-	v = strdup(t != NULL ? (const char *)t : "");
-	sqlite3_finalize(q);
-	return (v);
-}
-
 /* Every guide row, in order: the guide as it stands. */
 static char *
 guide_sum(void)
 {
-	return (query_text("SELECT count(*) || ':' || coalesce(group_concat("
+	return (tu_sql_text(st, "SELECT count(*) || ':' || coalesce(group_concat("
 	    "channel_id || '|' || source || '|' || title || '|' || start || "
 	    "'|' || coalesce(\"end\", '') || '|' || coalesce(sub_title, '') || "
 	    "'|' || coalesce(description, '') || '|' || "
@@ -101,24 +61,18 @@ guide_sum(void)
 static void
 setup(void)
 {
-	char	*path;
-
 	cause = NULL;
 	dir = tu_tmpdir();
-	if (asprintf(&path, "%s/amps.db", dir) < 0)
-		ck_abort_msg("asprintf failed");
-	if (store_open(path, STORE_CREATE | STORE_MIGRATE, &st, &cause) != 0)
-		ck_abort_msg("store_open: %s", cause);
-	free(path);
+	st = tu_store(dir);
 	/* 1: epg_id; 2: none (matched by "2"); 3: epg_id with blanks and
 	 * capitals; 4 and 5 share a tvg_name. */
-	exec_ok("INSERT INTO channels (id, name, source, tvg_name, epg_id) "
+	tu_sql(st, "INSERT INTO channels (id, name, source, tvg_name, epg_id) "
 	    "VALUES (1, 'One', 's1', 'One HD', 'one.tv'),"
 	    "(2, 'Two', 's2', NULL, NULL),"
 	    "(3, 'Three', 's3', NULL, '  Three.TV '),"
 	    "(4, 'Four', 's4', 'Shared', 'four.tv'),"
 	    "(5, 'Five', 's5', 'shared ', 'five.tv')");
-	exec_ok("INSERT INTO webhooks (position, name, url, events) VALUES "
+	tu_sql(st, "INSERT INTO webhooks (position, name, url, events) VALUES "
 	    "(0, 'hook', 'http://127.0.0.1:9/', '[]')");
 }
 
@@ -145,7 +99,7 @@ add_source(const char *name, const char *match_on, int interval)
 	    "refresh_interval_minutes) VALUES ('%s', '%s', '%s', %d)", name,
 	    path, match_on, interval) < 0)
 		ck_abort_msg("asprintf failed");
-	exec_ok(sql);
+	tu_sql(st, sql);
 	free(sql);
 	return (path);
 }
@@ -223,14 +177,14 @@ START_TEST(test_epg_id)
 	ck_assert_str_eq(res.name, "main");
 	epg_result_clear(&res);
 
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "source = 'main'"), 15);
-	ck_assert_int_eq(query_int("SELECT count(DISTINCT channel_id) FROM "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(DISTINCT channel_id) FROM "
 	    "programmes"), 3);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "channel_id IN (4, 5)"), 0);
 	/* The row of programme 2 on channel 3 (+0100: an hour earlier). */
-	v = query_text("SELECT title || '|' || start || '|' || \"end\" || '|' "
+	v = tu_sql_text(st, "SELECT title || '|' || start || '|' || \"end\" || '|' "
 	    "|| sub_title || '|' || description || '|' || categories || '|' "
 	    "|| episode_num || '|' || icon FROM programmes WHERE "
 	    "channel_id = 3 AND sub_title = 'Part 2'");
@@ -241,13 +195,13 @@ START_TEST(test_epg_id)
 	/* One bump for the programmes, one for the status row. */
 	ck_assert_int_eq(store_generation(st), gen + 2);
 
-	v = query_text("SELECT last_status || '|' || programmes || '|' || "
+	v = tu_sql_text(st, "SELECT last_status || '|' || programmes || '|' || "
 	    "channels || '|' || skipped || '|' || (last_refresh > 0) || '|' "
 	    "|| (last_success = last_refresh) || '|' || "
 	    "coalesce(last_error, 'none') FROM epg_sources");
 	ck_assert_str_eq(v, "ok|15|3|0|1|1|none");
 	free(v);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM webhook_outbox "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM webhook_outbox "
 	    "WHERE event = 'epg.refreshed' AND body LIKE '%\"programmes\":"
 	    "15%'"), 1);
 
@@ -255,7 +209,7 @@ START_TEST(test_epg_id)
 	ck_assert_int_eq(refresh("main", &res), 0);
 	ck_assert_int_eq(res.status, EPG_OK);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 15);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 15);
 	free(doc);
 
 	/* A guide that shrinks leaves nothing of the bigger one behind, and
@@ -266,7 +220,7 @@ START_TEST(test_epg_id)
 	ck_assert_int_eq(refresh("main", &res), 0);
 	ck_assert_int_eq(res.programmes, 2);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "source = 'main'"), 2);
 	v = guide_sum();
 	ck_assert_msg(strncmp(v, "2:1|main|Show 0 & co|", 21) == 0, "%s", v);
@@ -277,7 +231,7 @@ START_TEST(test_epg_id)
 	ck_assert_int_eq(refresh("main", &res), 0);
 	ck_assert_int_eq(res.programmes, 21);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM (SELECT DISTINCT "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM (SELECT DISTINCT "
 	    "channel_id, start FROM programmes WHERE source = 'main')"), 21);
 	free(path);
 }
@@ -318,11 +272,11 @@ START_TEST(test_tvg_name)
 	ck_assert_int_eq(res.channels, 5);
 	ck_assert_int_eq(res.unmatched, 1);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "title = 'C' AND channel_id IN (4, 5)"), 2);
-	ck_assert_int_eq(query_int("SELECT channel_id FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT channel_id FROM programmes WHERE "
 	    "title = 'B'"), 2);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "title = 'A' AND channel_id = 1 AND episode_num = 'Ep. 7' AND "
 	    "\"end\" IS NULL"), 1);
 	free(path);
@@ -357,9 +311,9 @@ START_TEST(test_impossible_times)
 	ck_assert_int_eq(res.programmes, 1);
 	ck_assert_int_eq(res.skipped, 6);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "title = 'fine'"), 1);
-	ck_assert_int_eq(query_int("SELECT skipped FROM epg_sources"), 6);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT skipped FROM epg_sources"), 6);
 	free(path);
 }
 END_TEST
@@ -425,15 +379,15 @@ check_bad(const char *path, const struct bad *b, const char *before)
 	ck_assert_msg(strcmp(before, after) == 0, "%s: the guide changed",
 	    b->name);
 	free(after);
-	v = query_text("SELECT last_status || '|' || last_error FROM "
+	v = tu_sql_text(st, "SELECT last_status || '|' || last_error FROM "
 	    "epg_sources WHERE name = 'main'");
 	ck_assert_msg(strncmp(v, "error|", 6) == 0 &&
 	    strcmp(v + 6, res.error) == 0, "%s: row %s", b->name, v);
 	free(v);
 	/* The last success and its counts stay. */
-	ck_assert_int_eq(query_int("SELECT programmes FROM epg_sources WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT programmes FROM epg_sources WHERE "
 	    "name = 'main'"), 2);
-	ck_assert_int_eq(query_int("SELECT last_success > 0 FROM epg_sources "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT last_success > 0 FROM epg_sources "
 	    "WHERE name = 'main'"), 1);
 	epg_result_clear(&res);
 }
@@ -456,7 +410,7 @@ START_TEST(test_malformed)
 	ck_assert_ptr_nonnull(strstr(before, "2:"));
 	for (i = 0; i < sizeof bads / sizeof bads[0]; i++)
 		check_bad(path, &bads[i], before);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM webhook_outbox WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM webhook_outbox WHERE "
 	    "event = 'epg.failed'"), (long long)(sizeof bads /
 	    sizeof bads[0]));
 	free(before);
@@ -536,10 +490,10 @@ START_TEST(test_external_entity)
 	ck_assert_ptr_nonnull(strstr(res.error, "entit"));
 	ck_assert_ptr_null(strstr(res.error, "TOPSECRET"));
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM epg_sources WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM epg_sources WHERE "
 	    "last_error LIKE '%TOPSECRET%'"), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM webhook_outbox WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM webhook_outbox WHERE "
 	    "body LIKE '%TOPSECRET%'"), 0);
 	free(doc);
 	free(secret);
@@ -573,7 +527,7 @@ START_TEST(test_gzip_and_limit)
 	ck_assert_int_eq(res.status, EPG_FAILED);
 	ck_assert_ptr_nonnull(strstr(res.error, "larger than"));
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 100);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 100);
 	o.max_size = (long long)strlen(doc);
 	ck_assert_int_eq(epg_refresh(st, &o, "main", &res, &cause), 0);
 	ck_assert_int_eq(res.status, EPG_OK);
@@ -615,7 +569,7 @@ START_TEST(test_unknown_cancel_missing)
 	/* Cancelled: nothing recorded. */
 	tu_write_file(path, "<tv><programme start=\"20300101000000\" "
 	    "channel=\"one.tv\"><title>A</title></programme></tv>");
-	before = query_text("SELECT last_refresh || last_error FROM "
+	before = tu_sql_text(st, "SELECT last_refresh || last_error FROM "
 	    "epg_sources");
 	memset(&o, 0, sizeof o);
 	o.cancel = cancel_now;
@@ -624,9 +578,9 @@ START_TEST(test_unknown_cancel_missing)
 	free(cause);
 	cause = NULL;
 	epg_result_clear(&res);
-	v = query_text("SELECT last_refresh || last_error FROM epg_sources");
+	v = tu_sql_text(st, "SELECT last_refresh || last_error FROM epg_sources");
 	ck_assert_str_eq(v, before);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 0);
 	free(v);
 	free(before);
 	free(path);
@@ -683,25 +637,25 @@ START_TEST(test_due_and_each)
 	ck_assert_int_eq(epg_refresh_all(st, NULL, 1, 1000000, NULL, NULL,
 	    &failed, &cause), 0);
 	ck_assert_int_eq(failed, 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "source = 'a'"), 2);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "source = 'b'"), 0);
-	exec_ok("UPDATE epg_sources SET last_refresh = 1000000 WHERE "
+	tu_sql(st, "UPDATE epg_sources SET last_refresh = 1000000 WHERE "
 	    "name = 'a'");
 	ck_assert_int_eq(epg_next_due(st, &when, &cause), 0);
 	ck_assert_int_eq(when, 1000600);
-	exec_ok("DELETE FROM programmes");
+	tu_sql(st, "DELETE FROM programmes");
 	ck_assert_int_eq(epg_refresh_all(st, NULL, 1, 1000599, NULL, NULL,
 	    &failed, &cause), 0);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 0);
 
 	/* All: both, in order; a failure is counted. */
 	tu_write_file(b, "<tv>");
 	ck_assert_int_eq(epg_refresh_all(st, NULL, 0, 1000599, NULL, NULL,
 	    &failed, &cause), 0);
 	ck_assert_int_eq(failed, 1);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes"), 2);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes"), 2);
 
 	ck_assert_int_eq(epg_programmes_each(st, 1, count_each, &n, &cause),
 	    0);
@@ -788,13 +742,13 @@ START_TEST(test_http_not_modified)
 	    "VALUES ('web', 'http://127.0.0.1:%d/guide.xml', 'epg_id')",
 	    o.port) < 0)
 		ck_abort_msg("asprintf failed");
-	exec_ok(sql);
+	tu_sql(st, sql);
 	free(sql);
 	ck_assert_int_eq(refresh("web", &res), 0);
 	ck_assert_msg(res.status == EPG_OK, "%s", res.error);
 	ck_assert_int_eq(res.programmes, 3);
 	epg_result_clear(&res);
-	v = query_text("SELECT etag || '|' || last_modified FROM epg_sources");
+	v = tu_sql_text(st, "SELECT etag || '|' || last_modified FROM epg_sources");
 	ck_assert_str_eq(v, "\"v1\"|Tue, 01 Jan 2030 00:00:00 GMT");
 	free(v);
 	before = guide_sum();
@@ -808,7 +762,7 @@ START_TEST(test_http_not_modified)
 	ck_assert_int_eq(o.conditional, 1);
 	after = guide_sum();
 	ck_assert_str_eq(before, after);
-	v = query_text("SELECT last_status || '|' || programmes FROM "
+	v = tu_sql_text(st, "SELECT last_status || '|' || programmes FROM "
 	    "epg_sources");
 	ck_assert_str_eq(v, "not modified|3");
 	free(v);
@@ -823,11 +777,11 @@ START_TEST(test_http_not_modified)
 	ck_assert_str_eq(before, after);
 
 	/* Only http and https. */
-	exec_ok("UPDATE epg_sources SET url = 'file:///etc/passwd'");
+	tu_sql(st, "UPDATE epg_sources SET url = 'file:///etc/passwd'");
 	ck_assert_int_eq(refresh("web", &res), 0);
 	ck_assert_int_eq(res.status, EPG_FAILED);
 	epg_result_clear(&res);
-	ck_assert_int_eq(query_int("SELECT count(*) FROM programmes WHERE "
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM programmes WHERE "
 	    "title LIKE '%root%'"), 0);
 	free(before);
 	free(after);

@@ -230,15 +230,9 @@ rx_event(int i, json_object **keep)
 static void
 setup(void)
 {
-	char	*path;
-
 	cause = NULL;
 	dir = tu_tmpdir();
-	if (asprintf(&path, "%s/amps.db", dir) < 0)
-		ck_abort_msg("asprintf failed");
-	if (store_open(path, STORE_CREATE | STORE_MIGRATE, &st, &cause) != 0)
-		ck_abort_msg("store_open: %s", cause);
-	free(path);
+	st = tu_store(dir);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rx_start();
 	opts.timeout = 5;
@@ -260,38 +254,41 @@ teardown(void)
 	curl_global_cleanup();
 }
 
+/* The SQL of a printf format (caller frees). */
+static char *
+sqlf(const char *fmt, va_list ap)
+{
+	char	*sql;
+
+	if (vasprintf(&sql, fmt, ap) < 0)
+		ck_abort_msg("vasprintf failed");
+	return (sql);
+}
+
 static void
 exec_ok(const char *fmt, ...)
 {
-	char	*sql, *msg = NULL;
+	char	*sql;
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&sql, fmt, ap) < 0)
-		ck_abort_msg("vasprintf failed");
+	sql = sqlf(fmt, ap);
 	va_end(ap);
-	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, msg);
+	tu_sql(st, sql);
 	free(sql);
 }
 
 static long long
 query_int(const char *fmt, ...)
 {
-	sqlite3_stmt	*q;
 	long long	 v;
 	char		*sql;
 	va_list		 ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&sql, fmt, ap) < 0)
-		ck_abort_msg("vasprintf failed");
+	sql = sqlf(fmt, ap);
 	va_end(ap);
-	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
-	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	v = tu_sql_int(st, sql);
 	free(sql);
 	return (v);
 }
@@ -300,23 +297,15 @@ query_int(const char *fmt, ...)
 static char *
 query_text(const char *fmt, ...)
 {
-	sqlite3_stmt		*q;
-	const unsigned char	*v;
-	char			*sql, *out;
-	va_list			 ap;
+	char	*sql, *v;
+	va_list	 ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&sql, fmt, ap) < 0)
-		ck_abort_msg("vasprintf failed");
+	sql = sqlf(fmt, ap);
 	va_end(ap);
-	if (sqlite3_prepare_v2(store_db(st), sql, -1, &q, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(st)));
-	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-	v = sqlite3_column_text(q, 0);
-	out = v != NULL ? strdup((const char *)v) : NULL;
-	sqlite3_finalize(q);
+	v = tu_sql_text(st, sql);
 	free(sql);
-	return (out);
+	return (v);
 }
 
 /* A webhook named name at /name on the receiver. */

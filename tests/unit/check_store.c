@@ -49,43 +49,6 @@ open_ok(const char *path, int flags)
 	return (s);
 }
 
-static void
-exec_ok(struct store *s, const char *sql)
-{
-	char	*msg = NULL;
-
-	if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, msg);
-}
-
-static long long
-query_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt	*st;
-	long long	 v;
-
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(s)));
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return (v);
-}
-
-static char *
-query_text(struct store *s, const char *sql)
-{
-	sqlite3_stmt	*st;
-	char		*v;
-
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(s)));
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return (v);
-}
-
 static int
 has_table(struct store *s, const char *name)
 {
@@ -199,11 +162,11 @@ START_TEST(test_migrate_from)
 	ck_assert_int_eq(store_migrate(s, k, &cause), 0);
 	ck_assert_int_eq(store_version(s), k);
 	if (k >= 1) {
-		exec_ok(s, "INSERT INTO settings (key, value) "
+		tu_sql(s, "INSERT INTO settings (key, value) "
 		    "VALUES ('server.listen', '127.0.0.1:8080')");
-		exec_ok(s, "INSERT INTO channels (id, name, source, position) "
+		tu_sql(s, "INSERT INTO channels (id, name, source, position) "
 		    "VALUES (7, 'Seven', 'lavfi:testsrc', 3)");
-		exec_ok(s, "INSERT INTO variants (channel_id, name) "
+		tu_sql(s, "INSERT INTO variants (channel_id, name) "
 		    "VALUES (7, 'sd')");
 	}
 	store_close(s);
@@ -221,14 +184,14 @@ START_TEST(test_migrate_from)
 	for (t = tables; *t != NULL; t++)
 		ck_assert_msg(has_table(s, *t), "no table %s", *t);
 	if (k >= 1) {
-		v = query_text(s, "SELECT value FROM settings "
+		v = tu_sql_text(s, "SELECT value FROM settings "
 		    "WHERE key = 'server.listen'");
 		ck_assert_str_eq(v, "127.0.0.1:8080");
 		free(v);
-		v = query_text(s, "SELECT name FROM channels WHERE id = 7");
+		v = tu_sql_text(s, "SELECT name FROM channels WHERE id = 7");
 		ck_assert_str_eq(v, "Seven");
 		free(v);
-		ck_assert_int_eq(query_int(s, "SELECT count(*) FROM variants "
+		ck_assert_int_eq(tu_sql_int(s, "SELECT count(*) FROM variants "
 		    "WHERE channel_id = 7"), 1);
 		ck_assert_int_eq(store_generation(s), 3);
 	}
@@ -242,7 +205,7 @@ START_TEST(test_future_refused)
 	char		*cause = NULL, *want;
 
 	s = open_ok(dbpath, STORE_CREATE | STORE_MIGRATE);
-	exec_ok(s, "PRAGMA user_version = 99");
+	tu_sql(s, "PRAGMA user_version = 99");
 	store_close(s);
 
 	s = NULL;
@@ -313,11 +276,11 @@ START_TEST(test_pragmas)
 	char		*mode, *cause = NULL;
 
 	s = open_ok(dbpath, STORE_CREATE | STORE_MIGRATE);
-	mode = query_text(s, "PRAGMA journal_mode");
+	mode = tu_sql_text(s, "PRAGMA journal_mode");
 	ck_assert_str_eq(mode, "wal");
 	free(mode);
-	ck_assert_int_eq(query_int(s, "PRAGMA foreign_keys"), 1);
-	ck_assert_int_eq(query_int(s, "PRAGMA synchronous"), 1);
+	ck_assert_int_eq(tu_sql_int(s, "PRAGMA foreign_keys"), 1);
+	ck_assert_int_eq(tu_sql_int(s, "PRAGMA synchronous"), 1);
 
 	/* Foreign keys are enforced. */
 	ck_assert_int_ne(sqlite3_exec(store_db(s), "INSERT INTO variants "
@@ -328,7 +291,7 @@ START_TEST(test_pragmas)
 	 * write. */
 	ck_assert_int_eq(store_setting_set(s, "a", "1", &cause), 0);
 	ro = open_ok(dbpath, STORE_READONLY);
-	ck_assert_int_eq(query_int(ro, "PRAGMA foreign_keys"), 1);
+	ck_assert_int_eq(tu_sql_int(ro, "PRAGMA foreign_keys"), 1);
 	ck_assert_int_eq(store_generation(ro), 1);
 	ck_assert_int_ne(store_setting_set(ro, "a", "2", &cause), 0);
 	free(cause);
@@ -419,31 +382,31 @@ START_TEST(test_generation)
 	channel_free(ch);
 
 	/* Live status is not catalogue. */
-	exec_ok(s, "INSERT INTO pipeline_status (channel_id, state) "
+	tu_sql(s, "INSERT INTO pipeline_status (channel_id, state) "
 	    "VALUES (1, 'starting')");
-	exec_ok(s, "UPDATE pipeline_status SET state = 'running', "
+	tu_sql(s, "UPDATE pipeline_status SET state = 'running', "
 	    "viewers = 3 WHERE channel_id = 1");
-	exec_ok(s, "INSERT INTO webhook_outbox (webhook, event, body, created) "
+	tu_sql(s, "INSERT INTO webhook_outbox (webhook, event, body, created) "
 	    "VALUES ('w', 'channel.started', '{}', 1)");
-	exec_ok(s, "INSERT INTO recordings (channel_id, file) "
+	tu_sql(s, "INSERT INTO recordings (channel_id, file) "
 	    "VALUES (1, 'rec/1.ts')");
 	ck_assert_int_eq(store_generation(s), g);
-	exec_ok(s, "DELETE FROM pipeline_status");
+	tu_sql(s, "DELETE FROM pipeline_status");
 	ck_assert_int_eq(store_generation(s), g);
 
 	/* Every catalogue table bumps it. */
-	exec_ok(s, "INSERT INTO profiles (name) VALUES ('p')");
+	tu_sql(s, "INSERT INTO profiles (name) VALUES ('p')");
 	ck_assert_int_eq(store_generation(s), g + 1);
-	exec_ok(s, "INSERT INTO api_keys (name, key_hash) VALUES ('k', 'h')");
+	tu_sql(s, "INSERT INTO api_keys (name, key_hash) VALUES ('k', 'h')");
 	ck_assert_int_eq(store_generation(s), g + 2);
-	exec_ok(s, "INSERT INTO epg_sources (name) VALUES ('e')");
+	tu_sql(s, "INSERT INTO epg_sources (name) VALUES ('e')");
 	ck_assert_int_eq(store_generation(s), g + 3);
-	exec_ok(s, "UPDATE epg_sources SET last_status = 'ok'");
+	tu_sql(s, "UPDATE epg_sources SET last_status = 'ok'");
 	ck_assert_int_eq(store_generation(s), g + 4);
-	exec_ok(s, "INSERT INTO webhooks (position) VALUES (0)");
-	exec_ok(s, "INSERT INTO plugins (position) VALUES (0)");
-	exec_ok(s, "INSERT INTO variants (channel_id, name) VALUES (1, 'v')");
-	exec_ok(s, "INSERT INTO programmes (channel_id, title) "
+	tu_sql(s, "INSERT INTO webhooks (position) VALUES (0)");
+	tu_sql(s, "INSERT INTO plugins (position) VALUES (0)");
+	tu_sql(s, "INSERT INTO variants (channel_id, name) VALUES (1, 'v')");
+	tu_sql(s, "INSERT INTO programmes (channel_id, title) "
 	    "VALUES (1, 't')");
 	ck_assert_int_eq(store_generation(s), g + 8);
 	store_close(s);
@@ -533,18 +496,18 @@ START_TEST(test_object_roundtrip)
 	if (store_put_object(s, "channels", &channel_schema, ch, extra, 2,
 	    &cause) != 0)
 		ck_abort_msg("put: %s", cause);
-	ck_assert_int_eq(query_int(s, "SELECT position FROM channels"), 5);
-	a = query_text(s, "SELECT origin FROM channels");
+	ck_assert_int_eq(tu_sql_int(s, "SELECT position FROM channels"), 5);
+	a = tu_sql_text(s, "SELECT origin FROM channels");
 	ck_assert_str_eq(a, "api");
 	free(a);
 	/* JSON columns are JSON: SQLite's functions read them. */
-	ck_assert_int_eq(query_int(s, "SELECT json_array_length("
+	ck_assert_int_eq(tu_sql_int(s, "SELECT json_array_length("
 	    "regions_allowed) FROM channels"), 2);
-	a = query_text(s, "SELECT json_extract(custom_ffmpeg, '$.env.A') "
+	a = tu_sql_text(s, "SELECT json_extract(custom_ffmpeg, '$.env.A') "
 	    "FROM channels");
 	ck_assert_str_eq(a, "1");
 	free(a);
-	ck_assert_int_eq(query_int(s, "SELECT \"group\" = 'News' AND "
+	ck_assert_int_eq(tu_sql_int(s, "SELECT \"group\" = 'News' AND "
 	    "channel_number = 42 AND ll_hls = 1 FROM channels"), 1);
 
 	if (asprintf(&sql, "SELECT position, %s FROM channels",
@@ -573,10 +536,10 @@ START_TEST(test_object_roundtrip)
 	    " \"custom_ffmpeg\": \"ffmpeg -i x\" }");
 	ck_assert_int_eq(store_put_object(s, "channels", &channel_schema, ch,
 	    NULL, 0, &cause), 0);
-	a = query_text(s, "SELECT custom_ffmpeg FROM channels WHERE id = 43");
+	a = tu_sql_text(s, "SELECT custom_ffmpeg FROM channels WHERE id = 43");
 	ck_assert_str_eq(a, "\"ffmpeg -i x\"");
 	free(a);
-	ck_assert_int_eq(query_int(s, "SELECT regions_allowed IS NULL "
+	ck_assert_int_eq(tu_sql_int(s, "SELECT regions_allowed IS NULL "
 	    "FROM channels WHERE id = 43"), 1);
 	channel_free(ch);
 	store_close(s);
@@ -591,7 +554,7 @@ START_TEST(test_row_corrupt)
 	char		*sql, *cause = NULL;
 
 	s = open_ok(dbpath, STORE_CREATE | STORE_MIGRATE);
-	exec_ok(s, "INSERT INTO channels (id, name, regions_allowed) "
+	tu_sql(s, "INSERT INTO channels (id, name, regions_allowed) "
 	    "VALUES (1, 'a', '[\"US\"'), (2, 'b', '{\"x\": 1}')");
 	if (asprintf(&sql, "SELECT %s FROM channels ORDER BY id",
 	    store_columns(&channel_schema)) < 0)

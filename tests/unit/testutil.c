@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sqlite3.h>
 
+#include "store.h"
 #include "testutil.h"
 
 /* Test data lives in the build tree, where make clean removes it; /tmp
@@ -127,4 +129,65 @@ tu_run(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+struct store *
+tu_store(const char *dir)
+{
+	struct store	*s;
+	char		*path, *cause = NULL;
+
+	if (asprintf(&path, "%s/amps.db", dir) < 0)
+		ck_abort_msg("asprintf failed");
+	if (store_open(path, STORE_CREATE | STORE_MIGRATE, &s, &cause) != 0)
+		ck_abort_msg("store_open %s: %s", path, cause);
+	free(path);
+	return (s);
+}
+
+void
+tu_sql(struct store *s, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(store_db(s), sql, NULL, NULL, &msg) != SQLITE_OK)
+		ck_abort_msg("%s: %s", sql, msg);
+}
+
+/* Prepares sql and steps it to its first row. */
+static sqlite3_stmt *
+first_row(struct store *s, const char *sql)
+{
+	sqlite3_stmt	*q;
+
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &q, NULL) != SQLITE_OK)
+		ck_abort_msg("%s: %s", sql, sqlite3_errmsg(store_db(s)));
+	if (sqlite3_step(q) != SQLITE_ROW)
+		ck_abort_msg("%s: no row (%s)", sql, sqlite3_errmsg(store_db(s)));
+	return (q);
+}
+
+long long
+tu_sql_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt	*q = first_row(s, sql);
+	long long	 v;
+
+	v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return (v);
+}
+
+char *
+tu_sql_text(struct store *s, const char *sql)
+{
+	sqlite3_stmt		*q = first_row(s, sql);
+	const unsigned char	*t;
+	char			*v = NULL;
+
+	if ((t = sqlite3_column_text(q, 0)) != NULL &&
+	    (v = strdup((const char *)t)) == NULL)
+		ck_abort_msg("strdup failed");
+	sqlite3_finalize(q);
+	return (v);
 }

@@ -1,5 +1,5 @@
-/* Helpers shared by the Check suites: scratch directories and whole-file
- * reads and writes.  A failure inside a helper fails the running test
+/* Helpers shared by the Check suites: scratch directories, whole-file
+ * reads and writes, and SQL on a test database.  A failure inside a helper fails the running test
  * (ck_abort_msg), so callers need no checks of their own. */
 #ifndef AMPS_TESTUTIL_H
 #define AMPS_TESTUTIL_H
@@ -20,6 +20,17 @@ void	 tu_write_file(const char *path, const char *text);
 char	*tu_read_file(const char *path, size_t *len);
 /* Returns 1 if both files can be read and hold the same bytes. */
 int	 tu_file_equal(const char *a, const char *b);
+
+struct store;
+
+/* Opens (creating and migrating) the database amps.db in dir. */
+struct store *tu_store(const char *dir);
+/* Runs sql on the store's connection. */
+void	 tu_sql(struct store *s, const char *sql);
+/* The first column of the first row of sql: as an integer; as text
+ * (caller frees; NULL for SQL NULL). */
+long long tu_sql_int(struct store *s, const char *sql);
+char	*tu_sql_text(struct store *s, const char *sql);
 
 /* Runs the suite (CK_ENV verbosity) and returns the exit status of the
  * program: EXIT_SUCCESS when every test passed.  Frees the suite. */
