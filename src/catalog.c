@@ -1160,7 +1160,8 @@ catalog_epg_sources(struct store *s, struct objlist *out, char **cause)
 	return (rc);
 }
 
-/* Upserts by name (keeping status columns), then drops the sources the
+/* Upserts by name (keeping status columns, but forgetting the ETag and
+ * date of a source whose file or URL changed), then drops the sources the
  * list no longer has, with the programmes they brought. */
 int
 catalog_epg_sources_set(struct store *s, const struct objlist *l,
@@ -1196,10 +1197,25 @@ catalog_epg_sources_set(struct store *s, const struct objlist *l,
 		return (rc);
 	}
 	for (i = 0; i < l->n; i++) {
+		e = schema_list_at(&epg_source_schema, l, i);
+		/* A source that now reads another file or URL must not send
+		 * the old one's ETag or date: a 304 would keep the old
+		 * guide. */
+		st = store_prepare(s, "UPDATE epg_sources SET etag = NULL, "
+		    "last_modified = NULL WHERE name = ?1 AND "
+		    "(url IS NOT ?2 OR path IS NOT ?3)", cause);
+		if (st == NULL) {
+			rc = EIO;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, e->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, e->url, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, e->path, -1, SQLITE_STATIC);
+		if ((rc = run(s, st, "epg_sources", cause)) != 0)
+			goto out;
 		extra = num_col("position", (long long)i);
-		if (store_put_object(s, "epg_sources", &epg_source_schema,
-		    schema_list_at(&epg_source_schema, l, i), &extra, 1,
-		    cause) != 0) {
+		if (store_put_object(s, "epg_sources", &epg_source_schema, e,
+		    &extra, 1, cause) != 0) {
 			rc = last_errno(s);
 			goto out;
 		}

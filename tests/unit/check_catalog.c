@@ -773,6 +773,7 @@ START_TEST(test_epg_sources)
 	    "VALUES (1, 'b', 'from b'), (1, 'a', 'from a')");
 
 	/* Reordered, a changed: a keeps its refresh status. */
+	tu_sql(st, "UPDATE epg_sources SET etag = 'W/b' WHERE name = 'b'");
 	list_load(&epg_source_schema, &l, "[ { \"name\": \"b\", \"path\": "
 	    "\"/srv/b.xml\", \"refresh_interval_minutes\": 60 }, { \"name\": "
 	    "\"a\", \"url\": \"https://a/other.xml\" } ]");
@@ -786,9 +787,17 @@ START_TEST(test_epg_sources)
 	ck_assert_str_eq(e->url, "https://a/other.xml");
 	ck_assert_str_eq(e->match_on, "epg_id");
 	schema_list_free(&epg_source_schema, &back);
+	/* Its ETag belonged to the old URL and is gone; b's stays. */
 	ck_assert_int_eq(tu_sql_int(st, "SELECT last_status = 'ok' AND "
-	    "etag = 'W/1' AND programmes = 12 FROM epg_sources "
+	    "etag IS NULL AND programmes = 12 FROM epg_sources "
 	    "WHERE name = 'a'"), 1);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT etag = 'W/b' FROM epg_sources "
+	    "WHERE name = 'b'"), 1);
+	tu_sql(st, "UPDATE epg_sources SET etag = 'W/2', "
+	    "last_modified = 'Sat, 21 Nov 2026 10:00:00 GMT'");
+	ck_rc(catalog_epg_sources_set(st, &l, &cause), 0);
+	ck_assert_int_eq(tu_sql_int(st, "SELECT count(*) FROM epg_sources "
+	    "WHERE etag = 'W/2' AND last_modified IS NOT NULL"), 2);
 
 	/* b goes, with its programmes. */
 	schema_list_free(&epg_source_schema, &l);
