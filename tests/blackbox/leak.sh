@@ -1,12 +1,13 @@
-# One FastCGI process (amps.fcgi --socket S) serving 1,000 mixed requests
+# One FastCGI process (amps.fcgi --socket S) serving 990 mixed requests
 # sent with cgi-fcgi: health, playlists with filters and gzip, guides,
 # API reads, writes (POST, PATCH, PUT programmes, DELETE) and refusals
-# (400, 401, 403, 404, 413), a 304.  Run twice:
+# (400, 401, 403, 404, 413), a 304, recordings, guide sources and a
+# guide refresh.  Run twice:
 #   1. under valgrind: no definite or indirect leak, no error, and a clean
 #      exit on SIGTERM (in an ASan build, which valgrind cannot run, under
 #      LeakSanitizer instead);
-#   2. natively: VmRSS after 1,000 requests at most RSS_BOUND_KIB above
-#      VmRSS after 200 (no growth; not measured in an ASan build, whose
+#   2. natively: VmRSS after 990 requests at most RSS_BOUND_KIB above
+#      VmRSS after 210 (no growth; not measured in an ASan build, whose
 #      quarantine grows by design), the request counters of /metrics, and
 #      a clean exit on SIGTERM.
 # Every answer's status is checked, so a process that stopped serving
@@ -34,14 +35,22 @@ if [ "$(head -c 2 "$FCGI")" = "#!" ]; then
 	RUNNER="$top_builddir/libtool --mode=execute"
 fi
 
-REQUESTS=${AMPS_LEAK_REQUESTS:-1000}
-WARMUP=200
+# Whole rounds of the mix (30 kinds), so that no run stops between a
+# POST and its DELETE.
+REQUESTS=${AMPS_LEAK_REQUESTS:-990}
+WARMUP=210
 RSS_BOUND_KIB=512
 
 T=$TMPDIR_TEST
 cd "$T" || fail "no scratch folder"
 copy_file "$AMPS_TEST_SRCDIR/blackbox/fixtures/api.conf" amps.conf
 CONF=$T/amps.conf
+# A guide source for the refreshes of the mix (libxml2, the parser's
+# thread and the store, 40 times).
+python3 "$AMPS_TEST_SRCDIR/blackbox/xmltvgen.py" guide --channels 5 \
+    --programmes 20 -o guide.xml || fail "xmltvgen.py"
+printf 'epg_sources = ( { name = "local"; path = "guide.xml"; } );\n' \
+    >>amps.conf
 run_amps -c "$CONF" init
 expect_rc "init" 0
 
@@ -142,10 +151,10 @@ req()
 }
 SENT=0
 
-# mixed N: request number N of the mix (25 kinds in turn), checked.
+# mixed N: request number N of the mix (30 kinds in turn), checked.
 mixed()
 {
-	case $(($1 % 25)) in
+	case $(($1 % 30)) in
 	0)	want=200; req GET /api/health '' ;;
 	1)	want=200; req GET "/playlist.m3u?token=$TOKEN" '' ;;
 	2)	want=200; req GET \
@@ -187,6 +196,14 @@ mixed()
 		    "HTTP_IF_NONE_MATCH=$ETAG" ;;
 	23)	want=200; req GET "/metrics?token=$TOKEN" '' ;;
 	24)	want=200; req GET "/api/status?token=$TOKEN" '' ;;
+	25)	want=200; req GET /api/recordings '' "HTTP_X_API_KEY=$VIEWER" ;;
+	26)	want=404; req POST /api/recordings/999/clip \
+		    '{"start":1,"end":2}' "HTTP_X_AMPS_TOKEN=$ADMIN" ;;
+	27)	want=400; req POST /api/streams/1/recordings/start \
+		    '{"programme_id":"x","colour":1}' "HTTP_X_AMPS_TOKEN=$ADMIN" ;;
+	28)	want=200; req GET "/api/epg/sources?token=$TOKEN" '' ;;
+	29)	want=200; req POST /api/epg/sources/local/refresh '' \
+		    "HTTP_X_AMPS_TOKEN=$ADMIN" ;;
 	esac
 	# The ETag moves with the clock's minute: a 200 with a new ETag
 	# instead of the 304 is a roll-over, not an error.
@@ -217,7 +234,7 @@ run_mix()
 {
 	i=$1
 	while [ "$i" -lt "$2" ]; do
-		[ $((i % 25)) -eq 22 ] && refresh_etag
+		[ $((i % 30)) -eq 22 ] && refresh_etag
 		mixed "$i"
 		i=$((i + 1))
 	done
@@ -301,10 +318,10 @@ note "the process counted every request it served, by route and status"
 cat metrics.txt
 counted=$(awk '/^amps_http_requests_total\{/ { n += $NF } END { print n + 0 }' \
     metrics.txt)
-# Kind 15 of the mix, GET /api/streams/999: one in 25.
+# Kind 15 of the mix, GET /api/streams/999: one in 30.
 n404=$(grep '^amps_http_requests_total{' metrics.txt | grep '"GET"' |
     grep '"/api/streams/{id}"' | grep '"404"' | awk '{ print $NF }')
-assert_eq "GET /api/streams/{id} 404 count" "$((REQUESTS / 25))" "$n404"
+assert_eq "GET /api/streams/{id} 404 count" "$((REQUESTS / 30 + (REQUESTS % 30 > 15)))" "$n404"
 assert_eq "sum of amps_http_requests_total" "$served" "$counted"
 
 echo "leak: ok"
