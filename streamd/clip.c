@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 #include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
 #include <sqlite3.h>
@@ -25,13 +26,18 @@
 /* Clips (A4): a part of a recording cut into a new file by remuxing,
  * from the keyframe at or before the start to the end (packets copied,
  * timestamps from 0), so that the clip begins with a picture that
- * decodes.  In exact mode the video is decoded from that keyframe and
- * re-encoded with libx264 from the start exactly to the end (the whole
- * clip's video, not only its head: a head spliced onto copied packets
- * would need the encoder to match the recording's parameters, which a
- * copied source does not say), the audio is copied from the start.  A
- * clip is written under a temporary name and renamed when it is
- * complete.  The worker is one thread with its own store connection;
+ * decodes.  In exact mode only the head is re-encoded for a TS clip: the
+ * video is decoded from that keyframe, the frames from the start up to
+ * the recording's next keyframe are encoded with libx264 (an IDR first,
+ * the source's size, pixel format, profile and level, SPS and PPS in
+ * every access unit), then the recording's packets are copied from that
+ * keyframe on, their timestamps following the head's (the copied
+ * keyframes carry their own SPS and PPS, which MPEG-TS allows to change
+ * at an IDR).  A clip that ends before that keyframe is all head.  An
+ * MP4 clip's video is re-encoded whole: one avcC cannot describe both
+ * the encoder's and the recording's SPS.  The audio is copied from the
+ * start.  A clip is written under a temporary name and renamed when it
+ * is complete.  The worker is one thread with its own store connection;
  * jobs are rows of recordings (kind 'clip') going pending, running, then
  * ready or failed. */
 
@@ -63,10 +69,16 @@ struct cut {
 	int		 in[2];		/* input stream of video, audio */
 	int		 out[2];	/* output stream, -1 = none */
 	AVCodecContext	*dec, *enc;
+	AVBSFContext	*bsf;		/* avcC to Annex B, for a copied MP4 */
 	AVFrame		*frame;
 	int64_t		 origin;	/* µs: the clip's 0 */
 	int64_t		 lo, hi;	/* µs: what was written */
 	int64_t		 last_dts[2];
+	int		 splice;	/* exact: head encoded, rest copied */
+	int		 copying;	/* the copied part has begun */
+	int		 first;		/* no frame encoded yet */
+	int64_t		 key;		/* pts of the first copied packet */
+	int64_t		 lag;		/* added to copied video, stream tb */
 };
 
 static int
@@ -220,7 +232,9 @@ transcode(struct cut *c, AVPacket *pkt, int64_t from, int64_t to, int *done)
 		if (t != AV_NOPTS_VALUE && t >= to)
 			*done = 1;
 		if (t != AV_NOPTS_VALUE && t >= from && t < to) {
-			c->frame->pict_type = AV_PICTURE_TYPE_NONE;
+			c->frame->pict_type = c->first ? AV_PICTURE_TYPE_I :
+			    AV_PICTURE_TYPE_NONE;
+			c->first = 0;
 			if ((err = encode(c, c->frame)) < 0) {
 				av_frame_unref(c->frame);
 				return (err);
@@ -228,6 +242,94 @@ transcode(struct cut *c, AVPacket *pkt, int64_t from, int64_t to, int *done)
 		}
 		av_frame_unref(c->frame);
 	}
+}
+
+/* The x264 profile of the source's, or NULL to leave x264's own. */
+static const char *
+x264_profile(const AVCodecContext *dec)
+{
+	if (dec->pix_fmt != AV_PIX_FMT_YUV420P &&
+	    dec->pix_fmt != AV_PIX_FMT_YUVJ420P)
+		return (NULL);
+	switch (dec->profile & ~FF_PROFILE_H264_CONSTRAINED) {
+	case FF_PROFILE_H264_BASELINE:
+		return ("baseline");
+	case FF_PROFILE_H264_MAIN:
+		return ("main");
+	case FF_PROFILE_H264_HIGH:
+		return ("high");
+	}
+	return (NULL);
+}
+
+/* Ends the head at key, the recording's first keyframe at or after the
+ * start: the frames before it encoded and drained, the copied part's
+ * lag set so that its dts follow the head's. */
+static int
+end_head(struct cut *c, const AVPacket *key, int64_t from, int64_t to)
+{
+	AVRational	 tb = c->ic->streams[c->in[0]]->time_base;
+	AVRational	 otb = c->oc->streams[c->out[0]]->time_base;
+	int64_t		 last, dts;
+	int		 err, done = 0;
+
+	if ((err = transcode(c, NULL, from, to, &done)) < 0 ||
+	    (err = encode(c, NULL)) < 0)
+		return (err);
+	c->copying = 1;
+	c->key = key->pts;
+	dts = key->dts != AV_NOPTS_VALUE ? key->dts : key->pts;
+	if (c->last_dts[0] != AV_NOPTS_VALUE && dts != AV_NOPTS_VALUE) {
+		last = av_rescale_q(c->last_dts[0], otb, tb) +
+		    av_rescale_q(c->origin, AV_TIME_BASE_Q, tb);
+		if (dts <= last)
+			c->lag = last - dts + (key->duration > 0 ?
+			    key->duration : 1);
+	}
+	return (0);
+}
+
+/* Writes a copied video packet after the head, in Annex B with SPS and
+ * PPS before each IDR when the recording is MP4. */
+static int
+copy_video(struct cut *c, AVPacket *pkt)
+{
+	AVRational	 tb = c->ic->streams[c->in[0]]->time_base;
+	int		 err;
+
+	if (c->bsf == NULL)
+		return (write_packet(c, pkt, 0, tb));
+	if ((err = av_bsf_send_packet(c->bsf, pkt)) < 0)
+		return (err);
+	while ((err = av_bsf_receive_packet(c->bsf, pkt)) >= 0) {
+		err = write_packet(c, pkt, 0, c->bsf->time_base_out);
+		av_packet_unref(pkt);
+		if (err < 0)
+			return (err);
+	}
+	return (err == AVERROR(EAGAIN) || err == AVERROR_EOF ? 0 : err);
+}
+
+/* The bitstream filter for copied packets of a recording whose H.264 is
+ * in avcC (MP4), whose keyframes carry no SPS or PPS. */
+static int
+open_bsf(struct cut *c)
+{
+	AVStream		*ist = c->ic->streams[c->in[0]];
+	const AVBitStreamFilter	*f;
+	int			 err;
+
+	if (ist->codecpar->extradata_size < 7 ||
+	    ist->codecpar->extradata[0] != 1)
+		return (0);
+	if ((f = av_bsf_get_by_name("h264_mp4toannexb")) == NULL)
+		return (AVERROR_BSF_NOT_FOUND);
+	if ((err = av_bsf_alloc(f, &c->bsf)) < 0 ||
+	    (err = avcodec_parameters_copy(c->bsf->par_in,
+	    ist->codecpar)) < 0)
+		return (err);
+	c->bsf->time_base_in = ist->time_base;
+	return (av_bsf_init(c->bsf));
 }
 
 static int
@@ -270,6 +372,23 @@ open_codecs(struct cut *c, int need_global, char **cause)
 		c->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 	av_opt_set(c->enc->priv_data, "preset", "veryfast", 0);
 	av_opt_set(c->enc->priv_data, "crf", "18", 0);
+	if (c->splice) {
+		/* A head to splice onto the recording: its parameters,
+		 * headers in band, no B-frame (dts = pts, below the copied
+		 * part's), no keyframe but the first. */
+		if (ist->codecpar->codec_id == AV_CODEC_ID_H264 &&
+		    x264_profile(c->dec) != NULL)
+			av_opt_set(c->enc->priv_data, "profile",
+			    x264_profile(c->dec), 0);
+		if (ist->codecpar->codec_id == AV_CODEC_ID_H264 &&
+		    c->dec->level > 0)
+			c->enc->level = c->dec->level;
+		c->enc->max_b_frames = 0;
+		c->enc->gop_size = 1 << 20;
+		av_opt_set(c->enc->priv_data, "forced-idr", "1", 0);
+		av_opt_set(c->enc->priv_data, "x264-params",
+		    "repeat-headers=1:scenecut=0", 0);
+	}
 	if ((err = avcodec_open2(c->enc, ecodec, NULL)) < 0)
 		goto fail;
 	return (0);
@@ -283,6 +402,7 @@ cut_free(struct cut *c)
 {
 	avcodec_free_context(&c->dec);
 	avcodec_free_context(&c->enc);
+	av_bsf_free(&c->bsf);
 	av_frame_free(&c->frame);
 	if (c->oc != NULL) {
 		avio_closep(&c->oc->pb);
@@ -309,6 +429,7 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 	c.last_dts[0] = c.last_dts[1] = AV_NOPTS_VALUE;
 	c.lo = INT64_MAX;
 	c.hi = INT64_MIN;
+	c.first = 1;
 	if ((err = avformat_open_input(&c.ic, src, NULL, NULL)) < 0 ||
 	    (err = avformat_find_stream_info(c.ic, NULL)) < 0) {
 		*cause = xprintf("%s: %s", j->source, averr(err, eb,
@@ -323,6 +444,10 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 		*cause = xprintf("%s: no video or audio", j->source);
 		goto out;
 	}
+	/* A head spliced onto the recording's packets needs TS (two SPS)
+	 * and H.264 both sides. */
+	c.splice = j->exact && !j->mp4 && c.in[0] >= 0 &&
+	    c.ic->streams[c.in[0]]->codecpar->codec_id == AV_CODEC_ID_H264;
 	base = c.ic->start_time != AV_NOPTS_VALUE ? c.ic->start_time : 0;
 	from = base + (int64_t)(j->start * AV_TIME_BASE);
 	to = base + (int64_t)(j->end * AV_TIME_BASE);
@@ -372,6 +497,8 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 			    AVFMT_GLOBALHEADER, cause) != 0)
 				goto out;
 			avcodec_parameters_from_context(st->codecpar, c.enc);
+			if (c.splice && (err = open_bsf(&c)) < 0)
+				goto averror;
 			st->time_base = c.enc->time_base;
 		} else {
 			if ((err = avcodec_parameters_copy(st->codecpar,
@@ -414,7 +541,24 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 			}
 			video = 1;
 		}
-		if (slot == 0 && j->exact) {
+		if (slot == 0 && c.splice && !c.copying &&
+		    (pkt->flags & AV_PKT_FLAG_KEY) && t >= from &&
+		    (err = end_head(&c, pkt, from, to)) < 0) {
+			av_packet_unref(pkt);
+			goto averror;
+		}
+		if (slot == 0 && c.copying) {
+			/* Leading pictures of an open GOP refer to the
+			 * recording's frames before the head: dropped. */
+			if (pkt->pts != AV_NOPTS_VALUE && pkt->pts < c.key) {
+				av_packet_unref(pkt);
+				continue;
+			}
+			if (pkt->pts != AV_NOPTS_VALUE)
+				pkt->pts += c.lag;
+			if (pkt->dts != AV_NOPTS_VALUE)
+				pkt->dts += c.lag;
+		} else if (slot == 0 && j->exact) {
 			err = transcode(&c, pkt, from, to, &done[0]);
 			av_packet_unref(pkt);
 			if (err < 0)
@@ -423,7 +567,12 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 		}
 		if (t >= to)
 			done[slot] = 1;
-		else if (slot == 0 || t >= (j->exact ? from : key)) {
+		else if (slot == 0 && c.copying) {
+			if ((err = copy_video(&c, pkt)) < 0) {
+				av_packet_unref(pkt);
+				goto averror;
+			}
+		} else if (slot == 0 || t >= (j->exact ? from : key)) {
 			if ((err = write_packet(&c, pkt, slot,
 			    c.ic->streams[pkt->stream_index]->time_base)) < 0) {
 				av_packet_unref(pkt);
@@ -432,7 +581,7 @@ cut(const struct job *j, const char *src, const char *tmp, double *duration,
 		}
 		av_packet_unref(pkt);
 	}
-	if (j->exact && c.dec != NULL) {
+	if (j->exact && c.dec != NULL && !c.copying) {
 		if (!done[0] && (err = transcode(&c, NULL, from, to,
 		    &done[0])) < 0)
 			goto averror;

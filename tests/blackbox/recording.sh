@@ -2,8 +2,9 @@
 # CGI: 10 s recorded in MPEG-TS and in MP4 (ffprobe: duration and both
 # tracks, decoded without an error), the recording holding its channel
 # with no viewer and the channel's idle stop after it; clips cut by remux
-# from the keyframe at or before the start, and exactly; kill -9 of
-# streamd while recording (the partial file decodes, the row becomes
+# from the keyframe at or before the start, and exactly (in TS only the
+# head re-encoded, the rest the recording's packets; in MP4 all); kill -9
+# of streamd while recording (the partial file decodes, the row becomes
 # interrupted after the restart); a programme recorded by itself with its
 # padding; a scheduled channel whose window ends stopping its recording
 # (P6); SIGTERM finalising an MP4 recording; every rejected request
@@ -133,6 +134,17 @@ streams()
 	    jq -r '.streams[].codec_name' | sort | tr '\n' ' ' |
 	    sed 's/ $//'
 }
+# vsizes FILE FROM NTH: the sizes of 12 video packets of FILE, from its
+# NTH keyframe at or after FROM s (its pts) on, one a line.
+vsizes()
+{
+	ffprobe -v error -select_streams v:0 \
+	    -show_entries packet=pts_time,size,flags -of csv=p=0 "$1" |
+	    awk -F, -v from="$2" -v nth="$3" '
+		NF < 3 { next }
+		$1 + 0 >= from && $3 ~ /K/ { k++ }
+		k >= nth && n < 12 { print $2; n++ }'
+}
 # within WHAT VALUE LOW HIGH: LOW <= VALUE <= HIGH.
 within()
 {
@@ -249,6 +261,25 @@ clip '{"start":2.5,"end":5.5,"exact":true}'
 within "the exact clip's duration" "$(duration "$CLIPFILE")" 2.8 3.2
 decode "$CLIPFILE"
 first_key "the exact clip" "$CLIPFILE"
+# Only its head (2.5 s to the keyframe at 3 s) is encoded: from its
+# second keyframe on, its video packets are the recording's from the
+# keyframe at 3 s, the same sizes in the same order.
+vsizes "$CLIPFILE" 0 2 >clip.sizes
+vsizes "$FILE1" "$(awk -v s="$(ffprobe -v error -show_entries \
+    format=start_time -of csv=p=0 "$FILE1")" 'BEGIN { print s + 2.5 }')" 1 \
+    >rec.sizes
+assert_eq "12 packets after the exact clip's head" 12 "$(wc -l <clip.sizes)"
+assert_eq "the exact clip's tail copied" "$(tr '\n' ' ' <rec.sizes)" \
+    "$(tr '\n' ' ' <clip.sizes)"
+clip '{"start":2.5,"end":5.5,"exact":true,"format":"mp4"}'
+case $CLIPFILE in *.mp4) ;; *) fail "not an MP4 clip: $CLIPFILE" ;; esac
+within "the exact MP4 clip's duration" "$(duration "$CLIPFILE")" 2.8 3.2
+decode "$CLIPFILE"
+first_key "the exact MP4 clip" "$CLIPFILE"
+vsizes "$CLIPFILE" 0 2 >mp4.sizes
+[ "$(wc -l <mp4.sizes)" -lt 12 ] ||
+    [ "$(tr '\n' ' ' <mp4.sizes)" != "$(tr '\n' ' ' <rec.sizes)" ] ||
+    fail "the exact MP4 clip's video was copied, not re-encoded"
 STARTED1=$(row "$R1" started)
 clip "{\"start\":\"$(iso $((STARTED1 + 1)))\",\"end\":\"$(iso $((STARTED1 + 4)))\",\"format\":\"mp4\",\"recording_file\":\"$(row "$R1" file)\"}"
 assert_eq "ISO bounds counted from the start" "1.0 4.0" \
@@ -259,8 +290,17 @@ decode "$CLIPFILE"
 CLIP_OF=$R2
 clip '{"start":1,"end":3}'
 within "a clip of the MP4 recording" "$(duration "$CLIPFILE")" 1.95 3.05
+# Exact in TS from MP4: the copied keyframes get their SPS and PPS.
+clip '{"start":1.5,"end":4.5,"exact":true,"format":"ts"}'
+case $CLIPFILE in *.ts) ;; *) fail "not a TS clip: $CLIPFILE" ;; esac
+within "an exact TS clip of the MP4 recording" "$(duration "$CLIPFILE")" \
+    2.8 3.2
+decode "$CLIPFILE"
+first_key "the exact TS clip of the MP4 recording" "$CLIPFILE"
+[ "$(vsizes "$CLIPFILE" 0 2 | wc -l)" = 12 ] ||
+    fail "the exact TS clip of the MP4 recording has no second keyframe"
 api GET /api/recordings?kind=clip
-assert_eq "the clips listed" 4 "$(field length)"
+assert_eq "the clips listed" 6 "$(field length)"
 assert_match "a clip's URL" '^http://127\.0\.0\.1:8080/rec/1/[0-9]+-clip\.(ts|mp4)$' \
     "$(field '.[0].url')"
 
