@@ -83,7 +83,6 @@ for n in $ns; do
 	[ "$n" -gt "$maxn" ] && maxn=$n
 done
 
-say() { echo "bench: $*" >&2; }
 
 # Each streamd and ffmpeg runs in a session of its own, so that a signal
 # sent to this script's process group (streamd stops on SIGINT even when
@@ -91,7 +90,6 @@ say() { echo "bench: $*" >&2; }
 # the middle of a measurement; the EXIT trap stops them by pid.
 own=
 command -v setsid >/dev/null 2>&1 && own=setsid
-has() { case " $phases " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The source, made once.
 src=$cache/src-1280x720p25-60s-gop50-3M.ts
@@ -132,29 +130,6 @@ trap finish EXIT
 trap 'exit 1' HUP INT TERM
 cd "$work"
 
-# run_helper OUTFILE COMMAND...: runs a helper in the background (so that
-# a signal ends the benchmark at once) and waits for it.
-run_helper()
-{
-	rh_out=$1
-	shift
-	"$@" >"$rh_out" &
-	helper_pid=$!
-	rh_rc=0
-	wait "$helper_pid" || rh_rc=$?
-	helper_pid=
-	return "$rh_rc"
-}
-
-# kv KEY FILE: the value of KEY=VALUE in FILE.
-kv() { sed -n "s/^$1=//p" "$2" | tail -n 1; }
-
-# ratio A B: A / B with two decimals ("-" when B is 0).
-ratio()
-{
-	awk -v a="$1" -v b="$2" \
-	    'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
-}
 
 # verdict VALUE LIMIT: "met" when VALUE <= LIMIT.
 verdict()

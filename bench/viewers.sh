@@ -85,8 +85,6 @@ phases=${BENCH_PHASES:-live static zap}
 cache=${BENCH_CACHE:-/tmp/amps-bench-cache}
 keep=${BENCH_KEEP:-0}
 
-say() { echo "bench: $*" >&2; }
-has() { case " $phases " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # amps serve and the helpers run in a session of their own, so that a
 # signal sent to this script's process group cannot end one in the
@@ -137,30 +135,9 @@ finish()
 trap finish EXIT
 trap 'exit 1' HUP INT TERM
 cd "$work"
+# The helpers' messages, kept apart from the report.
+BENCH_HELPER_LOG=helpers.log
 
-# run_helper OUTFILE COMMAND...: runs a helper in the background (so that
-# a signal ends the benchmark at once) and waits for it.
-run_helper()
-{
-	rh_out=$1
-	shift
-	"$@" >"$rh_out" 2>>helpers.log &
-	helper_pid=$!
-	rh_rc=0
-	wait "$helper_pid" || rh_rc=$?
-	helper_pid=
-	return "$rh_rc"
-}
-
-# kv KEY FILE: the value of KEY=VALUE in FILE.
-kv() { sed -n "s/^$1=//p" "$2" | tail -n 1; }
-
-# ratio A B: A / B with two decimals ("-" when B is 0).
-ratio()
-{
-	awk -v a="$1" -v b="$2" \
-	    'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
-}
 
 port=$(python3 -c 'import socket
 s = socket.socket()

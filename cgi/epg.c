@@ -157,6 +157,8 @@ guide_start(struct guide *g, struct request *r, const char *route,
 	if ((error = filter_from_request(&g->f, r, cause)) != 0)
 		return (error);
 	g->have_filter = 1;
+	/* Programmes come from epg_programmes_each, not the catalogue. */
+	g->f.cf.no_programmes = 1;
 	key = filter_key(&g->f, r);
 	g->cache_key = xprintf("%s;%s", key, route);
 	free(key);

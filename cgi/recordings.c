@@ -272,11 +272,9 @@ recordings_delete(struct request *r, struct response *resp,
 	}
 	sqlite3_bind_int64(st, 1, id);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		kind = xstrdup((const char *)sqlite3_column_text(st, 0));
-		state = xstrdup((const char *)sqlite3_column_text(st, 1));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-			file = xstrdup((const char *)sqlite3_column_text(st,
-			    2));
+		kind = store_column_dup(st, 0);
+		state = store_column_dup(st, 1);
+		file = store_column_dup(st, 2);
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_ROW) {
@@ -591,8 +589,7 @@ programme(struct request *r, long long channel, long long pid,
 	}
 	*start = sqlite3_column_int64(st, 0);
 	*stop = sqlite3_column_int64(st, 1);
-	*title = sqlite3_column_text(st, 2) != NULL ? xstrdup((const char *)
-	    sqlite3_column_text(st, 2)) : NULL;
+	*title = store_column_dup(st, 2);
 	sqlite3_reset(st);
 	return (0);
 }
@@ -850,8 +847,7 @@ recordings_stop(struct request *r, struct response *resp, json_object **json,
 		sqlite3_bind_int64(st, 1, want);
 		sqlite3_bind_int64(st, 2, id);
 		if ((step = sqlite3_step(st)) == SQLITE_ROW)
-			state = xstrdup((const char *)sqlite3_column_text(st,
-			    0));
+			state = store_column_dup(st, 0);
 		sqlite3_reset(st);
 		if (step != SQLITE_ROW) {
 			*cause = xprintf("stream %lld has no recording %lld",
@@ -981,11 +977,9 @@ recordings_clip(struct request *r, struct response *resp, json_object **json,
 		return (EIO);
 	sqlite3_bind_int64(st, 1, id);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		state = xstrdup((const char *)sqlite3_column_text(st, 0));
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-			file = xstrdup((const char *)sqlite3_column_text(st,
-			    1));
-		pformat = xstrdup((const char *)sqlite3_column_text(st, 2));
+		state = store_column_dup(st, 0);
+		file = store_column_dup(st, 1);
+		pformat = store_column_dup(st, 2);
 		started = sqlite3_column_int64(st, 3);
 		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
 			duration = sqlite3_column_double(st, 4);
@@ -993,9 +987,7 @@ recordings_clip(struct request *r, struct response *resp, json_object **json,
 		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
 			title = xprintf("%s (clip)", sqlite3_column_text(st,
 			    6));
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-			variant = xstrdup((const char *)sqlite3_column_text(st,
-			    7));
+		variant = store_column_dup(st, 7);
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_ROW) {

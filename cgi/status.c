@@ -259,25 +259,30 @@ metrics_operations(struct store *s, struct buf *b, char **cause)
 	const char *const *sp;
 	sqlite3_stmt	*st;
 	json_object	*o, *v;
+	long long	 n[sizeof rstates / sizeof rstates[0]];
+	size_t		 i;
 	int		 rc;
 
+	memset(n, 0, sizeof n);
+	st = store_prepare(s, "SELECT state, count(*) FROM recordings "
+	    "GROUP BY state", cause);
+	if (st == NULL)
+		return (-1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; rstates[i] != NULL; i++)
+			if (strcmp(rstates[i], col_text(st, 0)) == 0)
+				n[i] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		*cause = xstrdup(sqlite3_errmsg(store_db(s)));
+		return (-1);
+	}
 	buf_adds(b, "# HELP amps_recordings Recordings and clips by state.\n"
 	    "# TYPE amps_recordings gauge\n");
-	for (sp = rstates; *sp != NULL; sp++) {
-		st = store_prepare(s, "SELECT count(*) FROM recordings WHERE "
-		    "state = ?", cause);
-		if (st == NULL)
-			return (-1);
-		sqlite3_bind_text(st, 1, *sp, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			*cause = xstrdup(sqlite3_errmsg(store_db(s)));
-			sqlite3_reset(st);
-			return (-1);
-		}
-		buf_addf(b, "amps_recordings{state=\"%s\"} %lld\n", *sp,
-		    (long long)sqlite3_column_int64(st, 0));
-		sqlite3_reset(st);
-	}
+	for (i = 0; rstates[i] != NULL; i++)
+		buf_addf(b, "amps_recordings{state=\"%s\"} %lld\n", rstates[i],
+		    n[i]);
 
 	buf_adds(b, "# HELP amps_epg_source_last_success_seconds When each "
 	    "guide source last refreshed well (Unix time; 0 = never).\n"

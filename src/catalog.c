@@ -256,10 +256,10 @@ channel_select(const char *rest)
 }
 
 /* Builds a channel from the current row of a channel_select statement,
- * with its variants and programmes. */
+ * with its variants and, unless no_programmes, its programmes. */
 static int
-load_channel(struct store *s, sqlite3_stmt *st, struct channel **out,
-    char **cause)
+load_channel(struct store *s, sqlite3_stmt *st, int no_programmes,
+    struct channel **out, char **cause)
 {
 	struct channel	*ch;
 	int		 rc = EIO;
@@ -272,8 +272,9 @@ load_channel(struct store *s, sqlite3_stmt *st, struct channel **out,
 	if ((rc = load_children(s, &variant_rows, ch->id,
 	    &ch->adaptive_bitrates, cause)) != 0)
 		goto out;
-	rc = load_children(s, &program_rows, ch->id, &ch->next_programs,
-	    cause);
+	if (!no_programmes)
+		rc = load_children(s, &program_rows, ch->id,
+		    &ch->next_programs, cause);
 
 out:
 	if (rc != 0) {
@@ -302,7 +303,7 @@ catalog_channel_get(struct store *s, long long id, struct channel **out,
 	sqlite3_bind_int64(st, 1, id);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
-		rc = load_channel(s, st, out, cause);
+		rc = load_channel(s, st, 0, out, cause);
 		break;
 	case SQLITE_DONE:
 		*cause = xprintf("no channel %lld", id);
@@ -661,7 +662,8 @@ each(struct store *s, const struct catalog_filter *filter,
 	}
 	filter_bind(st, filter);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = load_channel(s, st, &ch, cause)) != 0)
+		if ((rc = load_channel(s, st, filter != NULL &&
+		    filter->no_programmes, &ch, cause)) != 0)
 			goto out;
 		if ((rc = cb(ch, arg)) != 0)
 			goto out;

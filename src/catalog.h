@@ -47,6 +47,9 @@ struct catalog_filter {
 	const struct strlist *groups;	/* case-insensitive; NULL = any */
 	const long long	*ids;		/* NULL = any */
 	size_t		 nids;
+	int		 no_programmes;	/* leave next_programs empty (the
+					   guide reads every programme row
+					   itself, epg.h) */
 };
 
 typedef int (*catalog_channel_cb)(struct channel *ch, void *arg);

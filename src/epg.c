@@ -361,14 +361,6 @@ db_cause(struct store *s, const char *what)
 	return (xprintf("%s: %s", what, sqlite3_errmsg(store_db(s))));
 }
 
-static char *
-col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char	*t = sqlite3_column_text(st, i);
-
-	return (t != NULL ? xstrdup((const char *)t) : NULL);
-}
-
 /* The channels and their keys for match_on. */
 static int
 load_channels(struct store *s, struct parse *p, char **cause)
@@ -1121,13 +1113,13 @@ source_load(struct store *s, const char *name, struct source *src,
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		src->name = col_dup(st, 0);
-		src->path = col_dup(st, 1);
-		src->url = col_dup(st, 2);
-		src->match_on = col_dup(st, 3);
+		src->name = store_column_dup(st, 0);
+		src->path = store_column_dup(st, 1);
+		src->url = store_column_dup(st, 2);
+		src->match_on = store_column_dup(st, 3);
 		src->interval = sqlite3_column_int64(st, 4);
-		src->etag = col_dup(st, 5);
-		src->last_modified = col_dup(st, 6);
+		src->etag = store_column_dup(st, 5);
+		src->last_modified = store_column_dup(st, 6);
 	}
 	sqlite3_reset(st);
 	if (step == SQLITE_ROW)
@@ -2027,7 +2019,7 @@ epg_refresh_all(struct store *s, const struct epg_opts *o, int due,
 		sqlite3_bind_int64(st, 1, now);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		names = xreallocarray(names, n + 1, sizeof *names);
-		names[n++] = col_dup(st, 0);
+		names[n++] = store_column_dup(st, 0);
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_DONE) {

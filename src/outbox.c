@@ -104,14 +104,6 @@ jobs_free(struct job *j)
 	}
 }
 
-static char *
-column_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char	*v = sqlite3_column_text(st, i);
-
-	return (v != NULL ? xstrdup((const char *)v) : NULL);
-}
-
 /* The head of every webhook's queue, oldest first, with its webhook's
  * url and secret as configured now (NULL when it is gone). */
 static int
@@ -135,11 +127,11 @@ heads(struct store *s, struct job **out, char **cause)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		j = xcalloc(1, sizeof *j);
 		j->id = sqlite3_column_int64(st, 0);
-		j->webhook = column_dup(st, 1);
-		j->url = column_dup(st, 2);
-		j->secret = column_dup(st, 3);
-		j->event = column_dup(st, 4);
-		j->body = column_dup(st, 5);
+		j->webhook = store_column_dup(st, 1);
+		j->url = store_column_dup(st, 2);
+		j->secret = store_column_dup(st, 3);
+		j->event = store_column_dup(st, 4);
+		j->body = store_column_dup(st, 5);
 		j->created = sqlite3_column_int64(st, 6);
 		j->attempts = sqlite3_column_int64(st, 7);
 		j->next_attempt = sqlite3_column_int64(st, 8);

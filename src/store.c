@@ -829,6 +829,14 @@ hash_sql(const char *sql)
 
 /* Preparing costs more than running most amps queries, and a FastCGI
  * process runs the same few statements thousands of times. */
+char *
+store_column_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char	*t = sqlite3_column_text(st, i);
+
+	return (t != NULL ? xstrdup((const char *)t) : NULL);
+}
+
 sqlite3_stmt *
 store_prepare(struct store *s, const char *sql, char **cause)
 {

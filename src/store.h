@@ -73,6 +73,9 @@ int	 store_secret(struct store *s, char **value, char **cause);
  * the same reset statement, with bindings cleared).  Returns NULL with
  * *cause on error.  The statement belongs to the store. */
 sqlite3_stmt *store_prepare(struct store *s, const char *sql, char **cause);
+/* A copy of the text of column i of the current row (caller frees), or
+ * NULL for SQL NULL. */
+char	*store_column_dup(sqlite3_stmt *st, int i);
 
 /* Generic mapping of a schema-described object to a table: every field
  * without SCHEMA_NOSQL is a column of the same name; scalars are stored as

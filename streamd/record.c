@@ -730,8 +730,7 @@ record_recover(struct store *s, const char *media_root)
 		ids = xreallocarray(ids, n + 1, sizeof *ids);
 		files = xreallocarray(files, n + 1, sizeof *files);
 		ids[n] = sqlite3_column_int64(st, 0);
-		files[n] = sqlite3_column_text(st, 1) != NULL ?
-		    xstrdup((const char *)sqlite3_column_text(st, 1)) : NULL;
+		files[n] = store_column_dup(st, 1);
 		n++;
 	}
 	sqlite3_reset(st);
